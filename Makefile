@@ -1,0 +1,86 @@
+# bankbot: `make run` starts everything, `make test` runs the whole suite.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV   := .venv
+PY     := $(VENV)/bin/python
+RASA   := $(VENV)/bin/rasa
+MODEL  := models/bankbot.tar.gz
+# Python 3.10 from PATH (a pyenv shim only counts if it really runs 3.10), then
+# pyenv's versions folder, then the usual system places.
+PYTHON310 := $(shell for c in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10 /usr/local/bin/python3.10 /usr/bin/python3.10; do \
+	if "$$c" -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1; then echo "$$c"; break; fi; done)
+
+.PHONY: help venv node browser-deps train seed run test test-unit validate test-stories test-nlu bench lint clean
+
+help:
+	@echo "make run    - install, train if needed, seed the sandbox bank, start every process"
+	@echo "make test   - the whole test suite (unit, integration, browser, stories, held-out NLU)"
+	@echo "make train  - train the model (skipped when data and config are unchanged)"
+	@echo "make bench  - latency benchmark of the REST channel"
+	@echo "make lint   - ruff and mypy"
+
+$(VENV)/.stamp: requirements.lock pyproject.toml
+	@if [ -z "$(PYTHON310)" ]; then \
+		echo "Python 3.10 is required (Rasa 3.6.21 does not install on 3.11)."; \
+		echo "Install it (e.g. 'pyenv install 3.10') or put python3.10 on PATH."; exit 1; fi
+	@echo "Using $(PYTHON310)"
+	test -x $(PY) || $(PYTHON310) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip==24.2"
+	# One resolver pass over the whole locked set, then our package without deps.
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip check
+	touch $@
+
+venv: $(VENV)/.stamp
+
+node_modules/.stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+node: node_modules/.stamp
+
+# Debian's chromium for the browser test; no tool downloads its own browser.
+browser-deps:
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "noto.*cjk"; then \
+		if [ "$$(id -u)" = "0" ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; \
+		else echo "Install Debian's chromium and fonts-noto-cjk (sudo apt-get install chromium fonts-noto-cjk)"; exit 1; fi; \
+	fi
+
+train: venv
+	$(RASA) train --domain domain --data data --config config.yml --out models --fixed-model-name bankbot
+
+seed: venv
+	$(PY) -m bot.bank seed
+
+run: venv node train
+	$(PY) -m bot.run
+
+validate: venv
+	$(PY) -m bot.validate --domain domain --data data --config config.yml
+
+test-unit: venv node
+	$(PY) -m pytest -q -m "not integration"
+
+test-stories: train
+	$(RASA) test core --model $(MODEL) --stories tests/conversations --fail-on-prediction-errors --out results/core
+
+test-nlu: train
+	$(RASA) test nlu --model $(MODEL) --nlu tests/nlu/heldout.yml --out results/nlu
+	$(PY) -m bot.nlu.report results/nlu/intent_report.json --min-accuracy 0.90
+
+test: venv node browser-deps train validate
+	$(PY) -m pytest -q
+	$(MAKE) --no-print-directory test-stories test-nlu
+
+bench: venv train
+	$(PY) benchmarks/rest_latency.py --model $(MODEL)
+
+lint: venv
+	$(VENV)/bin/ruff check bot actions tests benchmarks
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf results test-results var/logs

@@ -1,0 +1,77 @@
+"""Latency of one message through the REST channel, once warm.
+
+Starts the whole stack on free loopback ports (the same way the tests do), warms it
+up, then sends messages one at a time from several conversations and reports the
+median, p90 and p99 round-trip times. Target: median < 300 ms on the 2-core machine.
+
+    python benchmarks/rest_latency.py --model models/bankbot.tar.gz [--messages 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import aiohttp
+
+from bot.run import Stack
+from bot.settings import Settings
+from tests.conftest import free_port
+
+MESSAGES = ["你好", "你能做什么", "查余额", "13800138000", "算了", "谢谢", "讲个笑话", "转人工"]
+
+
+async def measure(url: str, count: int) -> list[float]:
+    timings: list[float] = []
+    run_id = uuid.uuid4().hex[:6]
+    async with aiohttp.ClientSession() as http:
+        for warm in range(10):
+            await http.post(url, json={"sender": f"warm-{warm}", "message": "你好"})
+        for i in range(count):
+            sender = f"bench-{run_id}-{i // len(MESSAGES)}"
+            text = MESSAGES[i % len(MESSAGES)]
+            start = time.perf_counter()
+            async with http.post(url, json={"sender": sender, "message": text}) as resp:
+                await resp.read()
+                assert resp.status == 200
+            timings.append((time.perf_counter() - start) * 1000)
+    return timings
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", type=Path, default=Path("models/bankbot.tar.gz"))
+    parser.add_argument("--messages", type=int, default=200)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as data_dir:
+        settings = Settings.from_env(
+            {
+                "BANKBOT_DATA_DIR": data_dir,
+                "RASA_PORT": str(free_port()),
+                "ACTION_PORT": str(free_port()),
+                "BANK_PORT": str(free_port()),
+                "WEB_PORT": str(free_port()),
+            }
+        )
+        stack = Stack(settings, args.model)
+        try:
+            stack.start()
+            url = f"{settings.rasa_url}/webhooks/rest/webhook"
+            timings = asyncio.run(measure(url, args.messages))
+        finally:
+            stack.stop()
+    timings.sort()
+    q = statistics.quantiles(timings, n=100)
+    print(f"REST channel, {len(timings)} messages after warm-up (sequential, 1 client)")
+    print(f"  median {statistics.median(timings):.1f} ms   p90 {q[89]:.1f} ms   "
+          f"p99 {q[98]:.1f} ms   max {timings[-1]:.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

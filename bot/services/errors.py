@@ -1,0 +1,125 @@
+"""Exceptions raised by the service clients.
+
+The bank answers errors as JSON ``{"error": {"code": ..., "message": ..., "details": {...}}}``;
+each ``code`` maps to one exception class here so callers can catch what they mean.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ServiceError(Exception):
+    """Base class: a service refused a request or could not be reached."""
+
+    code = "service_error"
+
+    def __init__(
+        self, message: str = "", *, status: int = 0, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message or self.code)
+        self.message = message or self.code
+        self.status = status
+        self.details: dict[str, Any] = details or {}
+
+
+class ServiceUnavailable(ServiceError):
+    """Network error, timeout or a 5xx answer."""
+
+    code = "service_unavailable"
+
+
+class BadRequest(ServiceError):
+    """The request was malformed or a value was out of range (400/422)."""
+
+    code = "bad_request"
+
+
+class NotFound(ServiceError):
+    code = "not_found"
+
+
+class CustomerNotFound(NotFound):
+    code = "customer_not_found"
+
+
+class CardNotFound(NotFound):
+    code = "card_not_found"
+
+
+class PayeeNotFound(NotFound):
+    code = "payee_not_found"
+
+
+class VerificationRequired(ServiceError):
+    """No valid binding token (details.level == "bind") or it is too old for
+    a sensitive operation (details.level == "step_up")."""
+
+    code = "verification_required"
+
+    @property
+    def level(self) -> str:
+        return str(self.details.get("level", "bind"))
+
+
+class OtpInvalid(ServiceError):
+    """Wrong code; details.attempts_left tells how many tries remain."""
+
+    code = "otp_invalid"
+
+
+class OtpExpired(ServiceError):
+    code = "otp_expired"
+
+
+class OtpLocked(ServiceError):
+    """Too many wrong codes or requests; details.retry_after in seconds."""
+
+    code = "otp_locked"
+
+
+class OtpNotRequested(ServiceError):
+    code = "otp_not_requested"
+
+
+class InsufficientFunds(ServiceError):
+    code = "insufficient_funds"
+
+
+class LimitExceeded(ServiceError):
+    """details: kind ("single" or "daily"), channel, limit, remaining (strings)."""
+
+    code = "limit_exceeded"
+
+
+class InvalidCardState(ServiceError):
+    """The card's state does not allow the operation; details.state is the current one."""
+
+    code = "invalid_card_state"
+
+
+class IdempotencyConflict(ServiceError):
+    """The idempotency key was already used for a different request."""
+
+    code = "idempotency_conflict"
+
+
+ERRORS_BY_CODE: dict[str, type[ServiceError]] = {
+    cls.code: cls
+    for cls in (
+        BadRequest,
+        NotFound,
+        CustomerNotFound,
+        CardNotFound,
+        PayeeNotFound,
+        VerificationRequired,
+        OtpInvalid,
+        OtpExpired,
+        OtpLocked,
+        OtpNotRequested,
+        InsufficientFunds,
+        LimitExceeded,
+        InvalidCardState,
+        IdempotencyConflict,
+    )
+}

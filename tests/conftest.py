@@ -1,0 +1,64 @@
+"""Shared fixtures: free ports, and the whole stack started on loopback."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bot.run import Stack
+from bot.settings import PROJECT_ROOT, Settings
+
+MODEL = PROJECT_ROOT / "models" / "bankbot.tar.gz"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RunningStack:
+    """What tests need to reach the running processes."""
+
+    def __init__(self, settings: Settings, stack: Stack) -> None:
+        self.settings = settings
+        self.stack = stack
+        self.rasa_url = settings.rasa_url
+        self.bank_url = settings.bank_url
+        self.web_url = f"http://{settings.host}:{settings.web_port}"
+        self.rest_url = f"{settings.rasa_url}/webhooks/rest/webhook"
+
+
+@pytest.fixture(scope="session")
+def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    data_dir: Path = tmp_path_factory.mktemp("stack")
+    ports = {name: free_port() for name in ("rasa", "action", "bank", "web")}
+    base = Settings.from_env(
+        {
+            "BANKBOT_DATA_DIR": str(data_dir),
+            "RASA_PORT": str(ports["rasa"]),
+            "ACTION_PORT": str(ports["action"]),
+            "BANK_PORT": str(ports["bank"]),
+            "WEB_PORT": str(ports["web"]),
+        }
+    )
+    return replace(base, profile="sandbox")
+
+
+@pytest.fixture(scope="session")
+def running_stack(stack_settings: Settings) -> Iterator[RunningStack]:
+    """Bank, action server, Rasa server (trained model) and web app, for real."""
+    if not MODEL.exists():
+        pytest.fail(f"{MODEL} is missing: `make test` trains it before running pytest")
+    stack = Stack(stack_settings, MODEL)
+    try:
+        stack.start()
+    except RuntimeError:
+        stack.stop()
+        raise
+    yield RunningStack(stack_settings, stack)
+    stack.stop()
