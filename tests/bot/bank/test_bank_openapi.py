@@ -1,0 +1,133 @@
+"""The OpenAPI document matches the router and describes real responses."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jsonschema
+import pytest
+from jsonschema import Draft202012Validator, RefResolver
+
+from bot.bank.app import create_app, load_openapi
+from bot.bank.testing import ZHANG_PHONE
+
+METHODS = {"get", "post", "put", "patch", "delete"}
+
+
+def documented(doc: dict[str, Any]) -> set[tuple[str, str]]:
+    return {
+        (method.upper(), path)
+        for path, item in doc["paths"].items()
+        for method in item
+        if method in METHODS
+    }
+
+
+def routed(app) -> set[tuple[str, str]]:
+    return {(route.method, route.resource.canonical) for route in app.router.routes()}
+
+
+def test_document_is_valid_openapi_31():
+    doc = load_openapi()
+    assert doc["openapi"].startswith("3.1")
+    for schema in doc["components"]["schemas"].values():
+        Draft202012Validator.check_schema(schema)
+
+
+def test_router_and_document_list_the_same_routes(settings):
+    doc = load_openapi()
+    assert routed(create_app(settings)) == documented(doc)
+    # outside the sandbox the only missing route is the SMS outbox
+    production = create_app(dataclasses.replace(settings, profile="production"))
+    assert documented(doc) - routed(production) == {("GET", "/sandbox/sms-outbox")}
+
+
+def test_every_operation_documents_its_success_and_errors():
+    doc = load_openapi()
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            statuses = set(operation["responses"])
+            assert statuses & {"200", "201", "202"}, (method, path)
+            if "security" in operation:
+                assert "401" in statuses, (method, path)
+
+
+async def test_openapi_is_served_as_json_and_yaml(bank):
+    resp = await bank.client.get("/openapi.json")
+    assert resp.status == 200
+    assert (await resp.json()) == load_openapi()
+    resp = await bank.client.get("/openapi.yaml")
+    assert resp.status == 200 and "openapi: 3.1.0" in await resp.text()
+
+
+class Checker:
+    def __init__(self, doc: dict[str, Any]) -> None:
+        self.doc = doc
+        self.resolver = RefResolver.from_schema(doc)
+
+    def schema(self, method: str, path: str, status: int) -> dict[str, Any]:
+        response = self.doc["paths"][path][method.lower()]["responses"][str(status)]
+        if "$ref" in response:
+            response = self.resolver.resolve(response["$ref"])[1]
+        return response["content"]["application/json"]["schema"]
+
+    def check(self, method: str, path: str, status: int, body: Any) -> None:
+        schema = self.schema(method, path, status)
+        Draft202012Validator(
+            schema, resolver=self.resolver, format_checker=Draft202012Validator.FORMAT_CHECKER
+        ).validate(body)
+
+
+async def test_real_responses_match_the_documented_schemas(bank):
+    checker = Checker(load_openapi())
+    client = bank.client
+
+    async def call(method, path, template=None, *, status=200, **kwargs):
+        resp = await client.request(method, path, **kwargs)
+        assert resp.status == status, await resp.text()
+        body = await resp.json()
+        checker.check(method, template or path, status, body)
+        return body
+
+    await call("GET", "/health")
+    who = {"channel": "wechat", "channel_user_id": "o-zhang"}
+    await call("POST", "/auth/otp", json={**who, "phone": ZHANG_PHONE}, status=202)
+    outbox = await call("GET", "/sandbox/sms-outbox", params={"phone": ZHANG_PHONE})
+    session = await call("POST", "/auth/otp/verify", json={**who, "code": outbox[0]["code"]})
+    auth = {"Authorization": f"Bearer {session['token']}"}
+    await call("GET", "/bindings/wechat/o-zhang", "/bindings/{channel}/{channel_user_id}")
+    await call("GET", "/accounts", headers=auth)
+    await call("GET", "/transactions", headers=auth)
+    await call("GET", "/payees", headers=auth)
+    await call("GET", "/cards", headers=auth)
+    await call("GET", "/credit-card/bill", headers=auth)
+    transfer = {"payee": "李娜", "amount": "12.30", "channel": "wechat"}
+    await call("POST", "/transfers/quote", json=transfer, headers=auth)
+    body = {**transfer, "idempotency_key": "openapi-check-1"}
+    await call("POST", "/transfers", json=body, headers=auth, status=201)
+    await call("POST", "/transfers", json=body, headers=auth, status=200)
+    await call("POST", "/cards/1234/freeze", "/cards/{last4}/freeze", headers=auth)
+    await call("POST", "/cards/1234/unfreeze", "/cards/{last4}/unfreeze", headers=auth)
+    await call("POST", "/cards/5678/report-lost", "/cards/{last4}/report-lost", headers=auth)
+    await call("POST", "/support/tickets", json={**who, "kind": "complaint"}, status=201)
+    await call("GET", "/support/tickets", params={"channel_user_id": "o-zhang"})
+    await call("GET", "/branches", params={"lat": "31.23", "lng": "121.47"})
+    await call("GET", "/branches/SH002", "/branches/{branch_id}")
+    await call("GET", "/branches/SH002/queues", "/branches/{branch_id}/queues")
+    await call("GET", "/products")
+    await call("GET", "/products/CD3Y", "/products/{code}")
+    await call("GET", "/fx-rates")
+
+    # documented errors
+    await call("GET", "/accounts", status=401)
+    await call("POST", "/transfers", json={**body, "amount": "-1"}, headers=auth, status=400)
+    await call("POST", "/transfers", json={**body, "amount": "13"}, headers=auth, status=409)
+    await call("POST", "/cards/5678/freeze", "/cards/{last4}/freeze", headers=auth, status=409)
+    await call("GET", "/branches/SH404", "/branches/{branch_id}", status=404)
+
+
+def test_checker_rejects_a_wrong_body():
+    checker = Checker(load_openapi())
+    with pytest.raises(jsonschema.ValidationError):
+        checker.check("GET", "/accounts", 200, [{"account_id": "A1", "balance": 5}])
