@@ -17,13 +17,13 @@ from bot.nlu.time_range import parse_time_range
 from bot.services.errors import (
     BadRequest,
     InsufficientFunds,
+    InvalidCardState,
     LimitExceeded,
     PayeeNotFound,
     ServiceUnavailable,
     VerificationRequired,
 )
 
-CHANNEL_NAMES = {"web": "网页渠道", "wechat": "微信渠道"}
 MAX_LINES = 10
 TRANSFER_SLOTS = (
     "payee",
@@ -35,6 +35,19 @@ TRANSFER_SLOTS = (
     "transfer_review",
     "transfer_key",
 )
+
+
+def utter_limit_exceeded(
+    dispatcher: CollectingDispatcher, exc: LimitExceeded, amount: Any, channel: str
+) -> None:
+    """utter_limit_exceeded_<single|daily>_<web|wechat> with the bank's numbers."""
+    kind = "daily" if exc.details.get("kind") == "daily" else "single"
+    dispatcher.utter_message(
+        response=f"utter_limit_exceeded_{kind}_{channel}",
+        amount=format_cny(amount),
+        limit=format_cny(exc.details.get("limit", "0")),
+        remaining=format_cny(exc.details.get("remaining", "0")),
+    )
 
 
 def reset_transfer() -> list[EventType]:
@@ -86,9 +99,11 @@ class ActionTransactionHistory(BankAction):
             merchant=merchant,
             limit=50,
         )
-        label = "".join(x for x in (phrase or "最近", merchant or "", kind or "") if x)
+        label = "".join(x for x in (phrase, merchant, kind) if x)
+        # Without any filter the replies say "recent" in their own wording.
+        suffix = "" if label else "_recent"
         if not transactions:
-            dispatcher.utter_message(response="utter_no_transactions", period=label)
+            dispatcher.utter_message(response=f"utter_no_transactions{suffix}", period=label)
         else:
             lines = "\n".join(
                 f"{short_date(t.posted_at)} {t.merchant or t.counterparty or t.description} "
@@ -96,7 +111,10 @@ class ActionTransactionHistory(BankAction):
                 for t in transactions[:MAX_LINES]
             )
             dispatcher.utter_message(
-                response="utter_transactions", period=label, count=len(transactions), lines=lines
+                response=f"utter_transactions{suffix}",
+                period=label,
+                count=len(transactions),
+                lines=lines,
             )
             if len(transactions) > MAX_LINES:
                 dispatcher.utter_message(response="utter_transactions_more", shown=MAX_LINES)
@@ -167,14 +185,7 @@ class ValidateTransferForm(FormValidationAction):
                 channel=channel_of(tracker),
             )
         except LimitExceeded as exc:
-            limit_kind = exc.details.get("kind", "single")
-            dispatcher.utter_message(
-                response=f"utter_limit_exceeded_{'daily' if limit_kind == 'daily' else 'single'}",
-                amount=format_cny(value),
-                channel_name=CHANNEL_NAMES[channel_of(tracker)],
-                limit=format_cny(exc.details.get("limit", "0")),
-                remaining=format_cny(exc.details.get("remaining", "0")),
-            )
+            utter_limit_exceeded(dispatcher, exc, value, channel_of(tracker))
             return {"amount": None}
         except InsufficientFunds as exc:
             dispatcher.utter_message(
@@ -185,6 +196,11 @@ class ValidateTransferForm(FormValidationAction):
         except BadRequest:
             dispatcher.utter_message(response="utter_invalid_amount")
             return {"amount": None}
+        except InvalidCardState as exc:
+            # The paying card is frozen or reported lost: end the form, nothing moves.
+            state = "lost" if exc.details.get("state") == "lost" else "frozen"
+            dispatcher.utter_message(response=f"utter_transfer_card_blocked_{state}")
+            return {"requested_slot": None}
         return {
             "transfer_payee_display": card_label(quote.payee_name, quote.payee_last4),
             "transfer_amount_display": format_cny(quote.amount),
@@ -263,12 +279,11 @@ class ActionExecuteTransfer(Action):
             dispatcher.utter_message(response="utter_verification_expired")
             return reset_transfer()
         except LimitExceeded as exc:
-            dispatcher.utter_message(
-                response="utter_limit_exceeded_single",
-                amount=format_cny(amount or 0),
-                channel_name=CHANNEL_NAMES[channel_of(tracker)],
-                limit=format_cny(exc.details.get("limit", "0")),
-            )
+            utter_limit_exceeded(dispatcher, exc, amount or 0, channel_of(tracker))
+            return reset_transfer()
+        except InvalidCardState as exc:
+            state = "lost" if exc.details.get("state") == "lost" else "frozen"
+            dispatcher.utter_message(response=f"utter_transfer_card_blocked_{state}")
             return reset_transfer()
         except InsufficientFunds as exc:
             dispatcher.utter_message(

@@ -26,7 +26,6 @@ ELIGIBLE_STATES = {
     "freeze_card": {"active"},
     "unfreeze_card": {"frozen"},
 }
-STATE_NAMES = {"active": "正常", "frozen": "已冻结", "lost": "已挂失"}
 CARD_SLOTS = ("card_last4", "card_confirmed", "card_display", "card_operation", "account_type")
 
 
@@ -172,9 +171,8 @@ class ActionSubmitCardRequest(Action):
                 dispatcher.utter_message(response="utter_card_already_lost", card_display=display)
             else:
                 dispatcher.utter_message(
-                    response="utter_card_state_conflict",
+                    response=f"utter_card_state_conflict_{'frozen' if state == 'frozen' else 'active'}",
                     card_display=display,
-                    state=STATE_NAMES.get(state, state),
                 )
             return reset
         except CardNotFound:

@@ -56,7 +56,7 @@ async def test_transfer_quote_limit_is_per_channel(bank, domain_dict) -> None:
     tracker = make_tracker({**slots, "payee": "李娜"}, channel="wechat", sender="wx")
     result = await form.validate_amount("6000", dispatcher, tracker, domain_dict)
     assert result["amount"] is None
-    assert dispatcher.messages[-1]["response"] == "utter_limit_exceeded_single"
+    assert dispatcher.messages[-1]["response"] == "utter_limit_exceeded_single_wechat"
     assert dispatcher.messages[-1]["limit"] == "¥5,000.00"
     web = make_tracker({**slots, "payee": "李娜"}, channel="rest", sender="wx")
     result = await form.validate_amount("6000", dispatcher, web, domain_dict)

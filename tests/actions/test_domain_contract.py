@@ -47,7 +47,12 @@ def test_templated_response_families_are_complete(domain: Domain) -> None:
         assert f"utter_ask_card_confirmed_{op}" in domain.responses
         assert f"utter_no_card_for_{op}" in domain.responses
     for kind in ("single", "daily"):
-        assert f"utter_limit_exceeded_{kind}" in domain.responses
+        for channel in ("web", "wechat"):
+            assert f"utter_limit_exceeded_{kind}_{channel}" in domain.responses
+    for state in ("frozen", "lost"):
+        assert f"utter_transfer_card_blocked_{state}" in domain.responses
+    for state in ("frozen", "active"):
+        assert f"utter_card_state_conflict_{state}" in domain.responses
 
 
 def test_every_action_class_is_declared(domain: Domain) -> None:

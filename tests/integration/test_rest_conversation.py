@@ -110,9 +110,13 @@ async def test_transfer_over_the_limit_is_re_asked(running_stack) -> None:
         await chat.say("13900139000")
         reply = await chat.say(await latest_code(bank, "13900139000"))
         assert "李娜" in reply
-        reply = await chat.say("转给王芳")
+        # 张伟's full account number: a new payee for 李娜.
+        reply = await chat.say("6216610200000561234")
+        assert "多少" in reply
         reply = await chat.say("十万")
-        assert "限额" in reply
+        assert "限额" in reply and "¥50,000.00" in reply
+        reply = await chat.say("两万")
+        assert "人工审核" in reply
         reply = await chat.say("算了")
         assert "取消" in reply
     await bank.close()
