@@ -54,6 +54,14 @@ class Settings:
     otp_cooldown_seconds: int = 600
     otp_resend_seconds: int = 60
     review_threshold: Decimal = Decimal("10000")
+    # 分流: suggest another branch when the chosen queue's estimated wait is at least
+    # queue_divert_wait_minutes and a branch within queue_divert_radius_km is shorter by
+    # at least queue_divert_min_saving_minutes and at most queue_divert_max_ratio of it.
+    queue_divert_wait_minutes: int = 30
+    queue_divert_radius_km: float = 5.0
+    queue_divert_min_saving_minutes: int = 15
+    queue_divert_max_ratio: float = 0.5
+    risk_assessment_valid_days: int = 365  # a risk assessment (C1-C5) expires after this
     limits: Mapping[str, ChannelLimits] = field(
         default_factory=lambda: {
             "web": ChannelLimits(Decimal("50000"), Decimal("200000")),
@@ -105,5 +113,10 @@ class Settings:
             otp_cooldown_seconds=_int(env, "OTP_COOLDOWN_SECONDS", 600),
             otp_resend_seconds=_int(env, "OTP_RESEND_SECONDS", 60),
             review_threshold=Decimal(env.get("REVIEW_THRESHOLD", "10000")),
+            queue_divert_wait_minutes=_int(env, "QUEUE_DIVERT_WAIT_MINUTES", 30),
+            queue_divert_radius_km=float(env.get("QUEUE_DIVERT_RADIUS_KM", "5")),
+            queue_divert_min_saving_minutes=_int(env, "QUEUE_DIVERT_MIN_SAVING_MINUTES", 15),
+            queue_divert_max_ratio=float(env.get("QUEUE_DIVERT_MAX_RATIO", "0.5")),
+            risk_assessment_valid_days=_int(env, "RISK_ASSESSMENT_VALID_DAYS", 365),
             limits=limits,
         )

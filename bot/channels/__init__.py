@@ -1,0 +1,1 @@
+"""Channel adapters: WeChat Official Account, WeCom and web chat."""

@@ -1,0 +1,1 @@
+"""Staff console and the public web chat page (aiohttp, Jinja2)."""
