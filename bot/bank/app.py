@@ -22,7 +22,7 @@ from .errors import BankError
 from .httputil import json_response
 from .keys import CLOCK, ENGINE, EXECUTOR, OPENAPI, SESSIONS, SETTINGS
 from .masking import mask_text
-from .models import Base
+from .models import ensure_schema
 from .routes import setup_routes
 
 log = logging.getLogger(__name__)
@@ -36,15 +36,25 @@ STATUS_BY_CODE: dict[str, int] = {
     "otp_invalid": 400,
     "otp_not_requested": 400,
     "verification_required": 401,
+    "forbidden": 403,
+    "vip_only": 403,
     "not_found": 404,
     "customer_not_found": 404,
     "card_not_found": 404,
     "payee_not_found": 404,
+    "ticket_not_found": 404,
     "invalid_card_state": 409,
     "idempotency_conflict": 409,
+    "branch_closed": 409,
+    "ticket_not_active": 409,
+    "active_ticket_exists": 409,
+    "risk_assessment_required": 409,
     "otp_expired": 410,
     "insufficient_funds": 422,
     "limit_exceeded": 422,
+    "service_not_offered": 422,
+    "product_not_suitable": 422,
+    "below_minimum": 422,
     "otp_locked": 429,
 }
 
@@ -125,7 +135,9 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     """Open the engine, session factory and worker pool for the app's lifetime."""
     settings = app[SETTINGS]
     engine = make_engine(settings.bank_db_url)
-    Base.metadata.create_all(engine)
+    added = ensure_schema(engine)
+    if added:
+        log.info("bank schema upgraded: added %s", ", ".join(added))
     app[ENGINE] = engine
     app[SESSIONS] = make_sessionmaker(engine)
     app[EXECUTOR] = ThreadPoolExecutor(max_workers=4, thread_name_prefix="bank-db")

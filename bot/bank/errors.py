@@ -94,3 +94,67 @@ class InvalidCardState(BankError):
 class IdempotencyConflict(BankError):
     code = "idempotency_conflict"
     default_message = "This idempotency key was already used for a different request."
+
+
+class Forbidden(BankError):
+    code = "forbidden"
+    default_message = "This operation is not allowed for this customer."
+
+
+class VipOnly(Forbidden):
+    code = "vip_only"
+    default_message = "The 贵宾 queue is only for VIP customers."
+
+
+class BranchClosed(BankError):
+    """details.opens_at: the next opening time (ISO 8601) or null."""
+
+    code = "branch_closed"
+    default_message = "The branch is closed now."
+
+
+class ServiceNotOffered(BankError):
+    """details.services: what the branch does offer."""
+
+    code = "service_not_offered"
+    default_message = "The branch does not offer this service."
+
+
+class TicketNotFound(NotFound):
+    code = "ticket_not_found"
+    default_message = "No such queue ticket for this chat user."
+
+
+class TicketNotActive(BankError):
+    """details.status: the ticket's current status (called, cancelled or expired)."""
+
+    code = "ticket_not_active"
+    default_message = "The queue ticket is no longer waiting."
+
+
+class ActiveTicketExists(BankError):
+    """details: ticket_id, number, branch_id of the ticket already held."""
+
+    code = "active_ticket_exists"
+    default_message = "The chat user already holds a waiting ticket at this branch."
+
+
+class RiskAssessmentRequired(BankError):
+    """details.reason: "not_assessed" or "expired" (then details.expired_at)."""
+
+    code = "risk_assessment_required"
+    default_message = "A valid risk assessment is required first."
+
+
+class ProductNotSuitable(BankError):
+    """details: code, product_risk_level (R1-R5), customer_risk_level (C1-C5)."""
+
+    code = "product_not_suitable"
+    default_message = "The product's risk level is above the customer's risk level."
+
+
+class BelowMinimum(BankError):
+    """details: code, min_amount, amount."""
+
+    code = "below_minimum"
+    default_message = "The amount is below the product's minimum."

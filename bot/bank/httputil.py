@@ -83,6 +83,25 @@ async def authed(
     return await unit(request, run, retries=retries)
 
 
+async def maybe_authed(
+    request: web.Request,
+    work: Callable[[Session, Ctx, Customer | None], T],
+    *,
+    retries: int = 0,
+) -> T:
+    """Like :func:`authed` when a bearer token is sent (it must then be valid), else
+    ``work`` gets ``None`` for the customer."""
+    token = bearer_token(request)
+    if token is None and "Authorization" not in request.headers:
+        return await unit(request, lambda s, ctx: work(s, ctx, None), retries=retries)
+
+    def run(session: Session, ctx: Ctx) -> T:
+        customer = authenticate(session, ctx, token, step_up=False)
+        return work(session, ctx, customer)
+
+    return await unit(request, run, retries=retries)
+
+
 async def read_body(request: web.Request, allowed: Iterable[str]) -> dict[str, Any]:
     """The JSON object body, refusing malformed JSON and unknown fields."""
     raw = await request.read()

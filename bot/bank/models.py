@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -14,8 +15,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    inspect,
+    text,
 )
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeMeta, registry, relationship
+from sqlalchemy.schema import CreateColumn
 
 from .db import Fixed, LocalDateTime
 
@@ -46,6 +51,7 @@ class Customer(Base):
     risk_level = Column(String(4))  # C1..C5, None when not assessed
     vip = Column(Boolean, nullable=False, default=False)
     created_at = Column(LocalDateTime, nullable=False)
+    manager_id = Column(String(16), ForeignKey("relationship_managers.id"))  # VIPs
 
     accounts = relationship("Account", back_populates="customer", order_by="Account.id")
 
@@ -233,6 +239,71 @@ class BranchQueue(Base):
     counters_open = Column(Integer, nullable=False)
     avg_service_minutes = Column(Integer, nullable=False)
     updated_at = Column(LocalDateTime, nullable=False)
+    # Live state, advanced lazily minute by minute (see service/queues.py).
+    next_number = Column(Integer, nullable=False, default=1, server_default="1")
+    last_advanced_at = Column(LocalDateTime)  # None: never advanced (legacy row)
+    service_progress = Column(BigInteger, nullable=False, default=0, server_default="0")
+    arrival_progress = Column(BigInteger, nullable=False, default=0, server_default="0")
+    # Parameters: the crowd at opening time and walk-ins per hour (before the
+    # time-of-day factor).
+    opening_waiting = Column(Integer, nullable=False, default=0, server_default="0")
+    arrivals_per_hour = Column(Integer, nullable=False, default=0, server_default="0")
+
+
+class QueueTicket(Base):
+    """A queue number taken by a chat user (channel, channel_user_id)."""
+
+    __tablename__ = "queue_tickets"
+    __table_args__ = (
+        Index("ix_queue_tickets_user", "channel", "channel_user_id"),
+        Index("ix_queue_tickets_queue_status", "queue_id", "status"),
+    )
+
+    id = Column(String(32), primary_key=True)
+    queue_id = Column(Integer, ForeignKey("branch_queues.id"), nullable=False)
+    branch_id = Column(String(16), ForeignKey("branches.id"), nullable=False)
+    service_type = Column(String(16), nullable=False)
+    number = Column(String(8), nullable=False)  # A023
+    channel = Column(String(32), nullable=False)
+    channel_user_id = Column(String(128), nullable=False)
+    customer_id = Column(String(32), ForeignKey("customers.id"))
+    status = Column(String(16), nullable=False)  # waiting|called|cancelled|expired
+    people_ahead = Column(Integer, nullable=False)  # meaningful while waiting
+    # "channel|user|branch" while waiting, else None: one waiting ticket per branch.
+    active_key = Column(String(200), unique=True)
+    issued_at = Column(LocalDateTime, nullable=False)
+    called_at = Column(LocalDateTime)
+    closed_at = Column(LocalDateTime)  # cancelled or expired
+
+
+class RelationshipManager(Base):
+    """A VIP customer's personal manager (客户经理)."""
+
+    __tablename__ = "relationship_managers"
+
+    id = Column(String(16), primary_key=True)
+    name = Column(String(64), nullable=False)
+    title = Column(String(64), nullable=False)
+    branch_id = Column(String(16), ForeignKey("branches.id"), nullable=False)
+    office_phone = Column(String(32), nullable=False)  # the branch line
+    extension = Column(String(8), nullable=False)
+    mobile = Column(String(20), nullable=False)  # only ever shown masked
+
+
+class RiskAssessment(Base):
+    """One completed risk questionnaire; the newest one is the customer's level."""
+
+    __tablename__ = "risk_assessments"
+    __table_args__ = (Index("ix_risk_assessments_customer", "customer_id", "assessed_at"),)
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    customer_id = Column(String(32), ForeignKey("customers.id"), nullable=False)
+    version = Column(String(16), nullable=False)
+    answers = Column(JSON, nullable=False)
+    score = Column(Integer, nullable=False)
+    risk_level = Column(String(4), nullable=False)
+    assessed_at = Column(LocalDateTime, nullable=False)
+    expires_at = Column(LocalDateTime, nullable=False)
 
 
 class Product(Base):
@@ -292,3 +363,23 @@ class Meta(Base):
 
     key = Column(String(64), primary_key=True)
     value = Column(String(200), nullable=False)
+
+
+def ensure_schema(engine: Engine) -> list[str]:
+    """Create missing tables and add the columns a newer version of these models
+    declares to tables an older version created (new columns are nullable or have a
+    server default, so adding them to filled tables is safe). Returns what was added."""
+    Base.metadata.create_all(engine)
+    preparer = engine.dialect.identifier_preparer
+    added: list[str] = []
+    with engine.begin() as conn:
+        inspector = inspect(conn)
+        for table in Base.metadata.sorted_tables:
+            existing = {column["name"] for column in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in existing:
+                    continue
+                spec = CreateColumn(column).compile(dialect=engine.dialect)
+                conn.execute(text(f"ALTER TABLE {preparer.format_table(table)} ADD COLUMN {spec}"))
+                added.append(f"{table.name}.{column.name}")
+    return added

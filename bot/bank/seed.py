@@ -28,8 +28,12 @@ from .models import (
     Meta,
     Payee,
     Product,
+    RelationshipManager,
+    RiskAssessment,
     Transaction,
+    ensure_schema,
 )
+from .service.hours import opening_state
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +113,10 @@ LI_TRANSACTIONS: tuple[_Txn, ...] = (
     _Txn(11, "09:30", "6850.00", "收入", "理财到期收益", None, BANK_NAME),
 )
 
+# Queues: (service type, waiting, counters open, average service minutes, walk-ins per
+# hour before the time-of-day factor, numbers issued so far today). The waiting count is
+# also the crowd at every opening. 人民广场 个人业务 is busy (48 minutes) and 静安寺, about
+# 3 km away, is short (12 minutes): the 分流 demo.
 BRANCHES: tuple[dict[str, Any], ...] = (
     {
         "id": "SH001",
@@ -122,10 +130,10 @@ BRANCHES: tuple[dict[str, Any], ...] = (
         "services": ["个人业务", "对公业务", "外汇", "贵宾", "自助银行", "保管箱"],
         "aliases": ["人广", "人民广场", "人民公园", "来福士"],
         "queues": (
-            ("个人业务", 18, 3, 8),
-            ("对公业务", 5, 1, 15),
-            ("外汇", 4, 1, 12),
-            ("贵宾", 1, 1, 10),
+            ("个人业务", 18, 3, 8, 22, 40),
+            ("对公业务", 5, 1, 15, 3, 9),
+            ("外汇", 4, 1, 12, 4, 7),
+            ("贵宾", 1, 1, 10, 3, 3),
         ),
     },
     {
@@ -140,10 +148,10 @@ BRANCHES: tuple[dict[str, Any], ...] = (
         "services": ["个人业务", "对公业务", "外汇", "贵宾", "自助银行"],
         "aliases": ["陆家嘴", "小陆家嘴", "东方明珠", "国金中心"],
         "queues": (
-            ("个人业务", 6, 2, 7),
-            ("对公业务", 9, 2, 14),
-            ("外汇", 2, 1, 12),
-            ("贵宾", 0, 1, 10),
+            ("个人业务", 6, 2, 7, 15, 20),
+            ("对公业务", 9, 2, 14, 7, 15),
+            ("外汇", 2, 1, 12, 4, 5),
+            ("贵宾", 0, 1, 10, 3, 2),
         ),
     },
     {
@@ -158,10 +166,10 @@ BRANCHES: tuple[dict[str, Any], ...] = (
         "services": ["个人业务", "对公业务", "外汇", "贵宾", "自助银行"],
         "aliases": ["徐家汇", "港汇", "徐汇"],
         "queues": (
-            ("个人业务", 12, 3, 8),
-            ("对公业务", 3, 1, 15),
-            ("外汇", 1, 1, 12),
-            ("贵宾", 2, 1, 10),
+            ("个人业务", 10, 3, 8, 19, 28),
+            ("对公业务", 3, 1, 15, 3, 6),
+            ("外汇", 1, 1, 12, 3, 3),
+            ("贵宾", 2, 1, 10, 3, 4),
         ),
     },
     {
@@ -176,10 +184,10 @@ BRANCHES: tuple[dict[str, Any], ...] = (
         "services": ["个人业务", "对公业务", "贵宾", "自助银行"],
         "aliases": ["静安寺", "静安", "久光", "南京西路"],
         "queues": (
-            ("个人业务", 4, 2, 6),
-            ("对公业务", 2, 1, 15),
-            ("外汇", 0, 1, 12),
-            ("贵宾", 0, 1, 10),
+            ("个人业务", 4, 2, 6, 14, 12),
+            ("对公业务", 2, 1, 15, 3, 4),
+            ("外汇", 0, 1, 12, 0, 0),
+            ("贵宾", 0, 1, 10, 2, 1),
         ),
     },
     {
@@ -194,10 +202,10 @@ BRANCHES: tuple[dict[str, Any], ...] = (
         "services": ["个人业务", "对公业务", "外汇", "贵宾", "自助银行"],
         "aliases": ["五角场", "大学路", "万达广场", "复旦"],
         "queues": (
-            ("个人业务", 9, 2, 7),
-            ("对公业务", 1, 1, 15),
-            ("外汇", 3, 1, 12),
-            ("贵宾", 1, 1, 10),
+            ("个人业务", 8, 2, 7, 15, 21),
+            ("对公业务", 1, 1, 15, 2, 3),
+            ("外汇", 3, 1, 12, 3, 5),
+            ("贵宾", 1, 1, 10, 2, 2),
         ),
     },
 )
@@ -325,6 +333,21 @@ PRODUCTS = (
         "最长56天免息期，首年免年费，消费满6笔免次年年费。",
     ),
 )
+
+# 李娜's personal manager (the mobile number is only ever shown masked).
+MANAGERS: tuple[dict[str, str], ...] = (
+    {
+        "id": "M001",
+        "name": "王敏",
+        "title": "私人银行客户经理",
+        "branch_id": "SH002",
+        "office_phone": "021-50471234",
+        "extension": "8021",
+        "mobile": "13761238021",
+    },
+)
+# The seeded risk levels (张伟 C3, 李娜 C5) come from assessments this many days old.
+SEEDED_ASSESSMENT_AGE_DAYS = 100
 
 # currency, name, buy, sell, cash_buy, middle  (CNY per 100 units)
 FX_RATES = (
@@ -465,11 +488,68 @@ def _seed_customers(session: Session, now: datetime) -> bool:
     return True
 
 
+def _seed_queues(
+    session: Session, branch: Branch, specs: tuple[tuple[Any, ...], ...], now: datetime
+) -> None:
+    """Queue parameters are refreshed; the live state (waiting, numbers, tickets) is set
+    only for a new queue, so re-seeding a running sandbox keeps its tickets valid."""
+    open_now = opening_state(branch, now)["open_now"]
+    for order, (service, waiting, counters, minutes, per_hour, issued) in enumerate(specs):
+        queue = session.execute(
+            select(BranchQueue).where(
+                BranchQueue.branch_id == branch.id, BranchQueue.service_type == service
+            )
+        ).scalar_one_or_none()
+        if queue is None:
+            queue = BranchQueue(branch_id=branch.id, service_type=service)
+            session.add(queue)
+        queue.position = order
+        queue.counters_open = counters
+        queue.avg_service_minutes = minutes
+        queue.opening_waiting = waiting
+        queue.arrivals_per_hour = per_hour
+        if queue.last_advanced_at is None:
+            queue.waiting = waiting if open_now else 0
+            queue.next_number = issued + 1 if open_now else 1
+            queue.service_progress = queue.arrival_progress = 0
+            queue.last_advanced_at = queue.updated_at = now
+
+
+def _seed_relationships(session: Session, now: datetime) -> None:
+    """李娜's personal manager, and the assessments behind the seeded risk levels."""
+    for row in MANAGERS:
+        session.merge(RelationshipManager(**row))
+    li = session.get(Customer, LI_NA)
+    if li is not None and li.manager_id is None:
+        li.manager_id = MANAGERS[0]["id"]
+    session.flush()
+    for customer_id, score in ((ZHANG_WEI, 30), (LI_NA, 50)):
+        customer = session.get(Customer, customer_id)
+        if customer is None or customer.risk_level is None:
+            continue
+        known = session.execute(
+            select(RiskAssessment.id).where(RiskAssessment.customer_id == customer_id).limit(1)
+        ).scalar_one_or_none()
+        if known is None:
+            assessed = now - timedelta(days=SEEDED_ASSESSMENT_AGE_DAYS)
+            session.add(
+                RiskAssessment(
+                    customer_id=customer_id,
+                    version="counter",  # filled in on paper at a branch
+                    answers={},
+                    score=score,
+                    risk_level=customer.risk_level,
+                    assessed_at=assessed,
+                    expires_at=assessed + timedelta(days=365),
+                )
+            )
+
+
 def _seed_reference(session: Session, now: datetime) -> None:
     """Branches, queues, products and FX rates: inserted or refreshed in place."""
     for spec in BRANCHES:
         wk_open, wk_close, we_open, we_close = spec["hours"]
-        session.merge(
+        branch = session.merge(
             Branch(
                 id=spec["id"],
                 name=spec["name"],
@@ -488,20 +568,7 @@ def _seed_reference(session: Session, now: datetime) -> None:
             )
         )
         session.flush()
-        for order, (service, waiting, counters, minutes) in enumerate(spec["queues"]):
-            queue = session.execute(
-                select(BranchQueue).where(
-                    BranchQueue.branch_id == spec["id"], BranchQueue.service_type == service
-                )
-            ).scalar_one_or_none()
-            if queue is None:
-                queue = BranchQueue(branch_id=spec["id"], service_type=service)
-                session.add(queue)
-            queue.position = order
-            queue.waiting = waiting
-            queue.counters_open = counters
-            queue.avg_service_minutes = minutes
-            queue.updated_at = now
+        _seed_queues(session, branch, spec["queues"], now)
     for position, row in enumerate(PRODUCTS):
         code, name, type_, category, risk, term, min_amount, rate, label, text = row
         session.merge(
@@ -540,16 +607,18 @@ def seed_database(engine: Engine, now: datetime, *, reset: bool = False) -> dict
     """Create the schema and the demo data; with ``reset`` drop everything first.
 
     Idempotent: customers, accounts and history are added once; reference data
-    (branches, queues, products, FX rates) is refreshed in place.
+    (branches, queue parameters, products, FX rates, managers) is refreshed in place;
+    live queue state and tickets are kept.
     """
     if reset:
         Base.metadata.drop_all(engine)
-    Base.metadata.create_all(engine)
+    ensure_schema(engine)
     factory = make_sessionmaker(engine)
 
     def work(session: Session) -> dict[str, object]:
         created = _seed_customers(session, now)
         _seed_reference(session, now)
+        _seed_relationships(session, now)
         if created:
             session.merge(Meta(key="seeded_at", value=now.isoformat()))
         seeded_at = session.get(Meta, "seeded_at")

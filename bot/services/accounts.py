@@ -14,14 +14,17 @@ from .http import (
     to_date,
     to_datetime,
     to_decimal,
+    to_optional_datetime,
 )
 from .types import (
     Account,
     Binding,
     Card,
     CreditCardBill,
+    CustomerProfile,
     OtpSent,
     Payee,
+    RelationshipManager,
     Session,
     Transaction,
     Transfer,
@@ -125,6 +128,35 @@ def _bill(data: dict[str, Any]) -> CreditCardBill:
     )
 
 
+def _profile(data: dict[str, Any]) -> CustomerProfile:
+    manager = data.get("manager")
+    return CustomerProfile(
+        customer_id=data["customer_id"],
+        name=data["name"],
+        masked_phone=data["masked_phone"],
+        vip=bool(data["vip"]),
+        risk_level=data.get("risk_level"),
+        risk_label=data.get("risk_label"),
+        risk_assessed_at=to_optional_datetime(data.get("risk_assessed_at")),
+        risk_expires_at=to_optional_datetime(data.get("risk_expires_at")),
+        risk_assessment_valid=bool(data.get("risk_assessment_valid")),
+        manager=(
+            RelationshipManager(
+                manager_id=manager["manager_id"],
+                name=manager["name"],
+                title=manager["title"],
+                branch_id=manager["branch_id"],
+                branch_name=manager.get("branch_name"),
+                phone=manager["phone"],
+                extension=manager["extension"],
+                masked_mobile=manager["masked_mobile"],
+            )
+            if manager
+            else None
+        ),
+    )
+
+
 class AccountsClient(ServiceClient):
     """Identity (one-time codes, bindings) and the customer's money and cards."""
 
@@ -164,6 +196,10 @@ class AccountsClient(ServiceClient):
             masked_phone=data["masked_phone"],
             vip=bool(data["vip"]),
         )
+
+    async def get_profile(self, token: str) -> CustomerProfile:
+        """The bound customer: VIP status, risk level, personal manager (VIPs only)."""
+        return _profile(await self.request("GET", "/customers/me", token=token))
 
     async def list_accounts(self, token: str) -> list[Account]:
         return [_account(a) for a in await self.request("GET", "/accounts", token=token)]

@@ -6,6 +6,7 @@ each ``code`` maps to one exception class here so callers can catch what they me
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 
@@ -104,6 +105,74 @@ class IdempotencyConflict(ServiceError):
     code = "idempotency_conflict"
 
 
+class Forbidden(ServiceError):
+    code = "forbidden"
+
+
+class VipOnly(Forbidden):
+    """The 贵宾 queue is for VIP customers only."""
+
+    code = "vip_only"
+
+
+class BranchClosed(ServiceError):
+    """details.opens_at: the next opening (ISO 8601) or None."""
+
+    code = "branch_closed"
+
+    @property
+    def opens_at(self) -> datetime | None:
+        value = self.details.get("opens_at")
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
+class ServiceNotOffered(ServiceError):
+    """The branch does not offer the service type; details.services lists what it does."""
+
+    code = "service_not_offered"
+
+
+class TicketNotFound(NotFound):
+    """Unknown ticket, or it belongs to another chat user."""
+
+    code = "ticket_not_found"
+
+
+class TicketNotActive(ServiceError):
+    """The ticket is no longer waiting; details.status is called, cancelled or expired."""
+
+    code = "ticket_not_active"
+
+
+class ActiveTicketExists(ServiceError):
+    """The chat user already waits at this branch; details.ticket_id and details.number."""
+
+    code = "active_ticket_exists"
+
+
+class RiskAssessmentRequired(ServiceError):
+    """details.reason: "not_assessed" or "expired"."""
+
+    code = "risk_assessment_required"
+
+    @property
+    def reason(self) -> str:
+        return str(self.details.get("reason", "not_assessed"))
+
+
+class ProductNotSuitable(ServiceError):
+    """details: code, product_risk_level (R1-R5), customer_risk_level (C1-C5),
+    max_product_risk."""
+
+    code = "product_not_suitable"
+
+
+class BelowMinimum(ServiceError):
+    """details: code, min_amount, amount (strings)."""
+
+    code = "below_minimum"
+
+
 ERRORS_BY_CODE: dict[str, type[ServiceError]] = {
     cls.code: cls
     for cls in (
@@ -121,5 +190,15 @@ ERRORS_BY_CODE: dict[str, type[ServiceError]] = {
         LimitExceeded,
         InvalidCardState,
         IdempotencyConflict,
+        Forbidden,
+        VipOnly,
+        BranchClosed,
+        ServiceNotOffered,
+        TicketNotFound,
+        TicketNotActive,
+        ActiveTicketExists,
+        RiskAssessmentRequired,
+        ProductNotSuitable,
+        BelowMinimum,
     )
 }

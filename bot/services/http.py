@@ -17,6 +17,7 @@ from yarl import URL
 from .errors import (
     ERRORS_BY_CODE,
     BadRequest,
+    Forbidden,
     NotFound,
     ServiceError,
     ServiceUnavailable,
@@ -59,6 +60,8 @@ def error_from_response(status: int, payload: Any) -> ServiceError:
             cls = NotFound
         elif status == 401:
             cls = VerificationRequired
+        elif status == 403:
+            cls = Forbidden
         else:
             cls = ServiceError
     return cls(message or f"HTTP {status}", status=status, details=details)

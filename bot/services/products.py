@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from ..settings import Settings
-from .http import ServiceClient, segment, to_datetime, to_decimal, to_optional_decimal
-from .types import FxRate, Product
+from .http import (
+    ServiceClient,
+    segment,
+    to_datetime,
+    to_decimal,
+    to_optional_decimal,
+)
+from .types import (
+    FxConversion,
+    FxRate,
+    Product,
+    ProductComparison,
+    Recommendations,
+    RiskAssessment,
+    RiskLevel,
+    RiskOption,
+    RiskQuestion,
+    RiskQuestionnaire,
+    Suitability,
+)
 
 
 def _product(data: dict[str, Any]) -> Product:
@@ -40,20 +60,153 @@ def _fx(data: dict[str, Any]) -> FxRate:
     )
 
 
+def _questionnaire(data: dict[str, Any]) -> RiskQuestionnaire:
+    return RiskQuestionnaire(
+        version=data["version"],
+        title=data["title"],
+        questions=tuple(
+            RiskQuestion(
+                id=q["id"],
+                text=q["text"],
+                options=tuple(RiskOption(id=o["id"], text=o["text"]) for o in q["options"]),
+            )
+            for q in data["questions"]
+        ),
+        levels=tuple(
+            RiskLevel(
+                level=lv["level"],
+                label=lv["label"],
+                description=lv["description"],
+                max_product_risk=lv["max_product_risk"],
+            )
+            for lv in data["levels"]
+        ),
+        valid_days=int(data["valid_days"]),
+    )
+
+
+def _assessment(data: dict[str, Any]) -> RiskAssessment:
+    return RiskAssessment(
+        risk_level=data["risk_level"],
+        label=data["label"],
+        max_product_risk=data["max_product_risk"],
+        score=int(data["score"]),
+        assessed_at=to_datetime(data["assessed_at"]),
+        expires_at=to_datetime(data["expires_at"]),
+        previous_level=data.get("previous_level"),
+        description=data.get("description", ""),
+    )
+
+
+def _conversion(data: dict[str, Any]) -> FxConversion:
+    rate = data["rate"]
+    return FxConversion(
+        from_currency=data["from"],
+        to_currency=data["to"],
+        amount=to_decimal(data["amount"]),
+        result=to_decimal(data["result"]),
+        currency=rate["currency"],
+        currency_name=rate["name"],
+        rate_side=rate["side"],
+        rate_label=rate["label"],
+        rate=to_decimal(rate["price"]),
+        unit=int(rate["unit"]),
+        note=data.get("note", ""),
+        updated_at=to_datetime(rate["updated_at"]),
+    )
+
+
 class ProductsClient(ServiceClient):
-    """Products (filter by type and maximum risk level) and FX reference rates."""
+    """Products (search, comparison), suitability (risk questionnaire, recommendations,
+    suitability checks) and FX reference rates and conversion."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ProductsClient:
         return cls(settings.bank_url, timeout=settings.service_timeout)
 
     async def list_products(
-        self, *, type: str | None = None, max_risk: str | None = None
+        self,
+        *,
+        type: str | None = None,
+        max_risk: str | None = None,
+        risk: str | None = None,
+        term_days_max: int | None = None,
+        q: str | None = None,
     ) -> list[Product]:
         """``type``: deposit|wealth|fund|loan|credit_card (or 存款/理财/基金/贷款/信用卡);
-        ``max_risk``: R1..R5 or the customer's C1..C5."""
-        params = {"type": type, "max_risk": max_risk}
+        ``max_risk``: R1..R5 or the customer's C1..C5; ``risk``: exactly that level;
+        ``term_days_max``: ends within that many days (no fixed term counts);
+        ``q``: fuzzy name search (天天利, 科技基金, 一年定期)."""
+        params = {
+            "type": type,
+            "max_risk": max_risk,
+            "risk": risk,
+            "term_days_max": term_days_max,
+            "q": q,
+        }
         return [_product(p) for p in await self.request("GET", "/products", params=params)]
+
+    async def compare_products(self, codes: Sequence[str]) -> ProductComparison:
+        """Two to four products side by side with the fields in which they differ."""
+        params = {"codes": ",".join(codes)}
+        data = await self.request("GET", "/products/compare", params=params)
+        return ProductComparison(
+            products=tuple(_product(p) for p in data["products"]),
+            differences=tuple(data["differences"]),
+            disclosure=data.get("disclosure"),
+        )
+
+    async def risk_questionnaire(self) -> RiskQuestionnaire:
+        return _questionnaire(await self.request("GET", "/risk-assessment/questions"))
+
+    async def submit_risk_assessment(
+        self, token: str, answers: Mapping[str, str]
+    ) -> RiskAssessment:
+        """Answers ``{"q1": "B", ...}`` (one option per question) -> the new level."""
+        body = {"answers": dict(answers)}
+        return _assessment(
+            await self.request("POST", "/risk-assessment", json_body=body, token=token)
+        )
+
+    async def recommendations(
+        self,
+        token: str,
+        *,
+        amount: Decimal | None = None,
+        term_days: int | None = None,
+        type: str | None = None,
+    ) -> Recommendations:
+        """Suitable products, best first (RiskAssessmentRequired when not assessed)."""
+        params = {"amount": amount, "term_days": term_days, "type": type}
+        data = await self.request("GET", "/products/recommendations", params=params, token=token)
+        amount_value = data.get("amount")
+        return Recommendations(
+            risk_level=data["risk_level"],
+            label=data["label"],
+            max_product_risk=data["max_product_risk"],
+            amount=None if amount_value is None else to_decimal(amount_value),
+            term_days=None if data.get("term_days") is None else int(data["term_days"]),
+            products=tuple(_product(p) for p in data["products"]),
+            disclosure=data.get("disclosure"),
+        )
+
+    async def check_suitability(
+        self, token: str, code: str, amount: Decimal | None = None
+    ) -> Suitability:
+        """Suitable, or raises ProductNotSuitable, RiskAssessmentRequired, BelowMinimum."""
+        body = {} if amount is None else {"amount": str(amount)}
+        path = f"/products/{segment(code)}/suitability"
+        data = await self.request("POST", path, json_body=body, token=token)
+        amount_value = data.get("amount")
+        return Suitability(
+            suitable=bool(data["suitable"]),
+            code=data["code"],
+            product_risk_level=data["product_risk_level"],
+            customer_risk_level=data["customer_risk_level"],
+            amount=None if amount_value is None else to_decimal(amount_value),
+            product=_product(data["product"]),
+            disclosure=data.get("disclosure"),
+        )
 
     async def get_product(self, code: str) -> Product:
         return _product(await self.request("GET", f"/products/{segment(code)}"))
@@ -61,3 +214,10 @@ class ProductsClient(ServiceClient):
     async def fx_rates(self) -> list[FxRate]:
         """CNY per 100 units of USD, EUR, HKD, JPY, GBP."""
         return [_fx(r) for r in await self.request("GET", "/fx-rates")]
+
+    async def convert_fx(
+        self, amount: Decimal, from_currency: str, to_currency: str = "CNY"
+    ) -> FxConversion:
+        """Reference conversion between CNY and USD/EUR/HKD/JPY/GBP (codes or 美元...)."""
+        params = {"amount": amount, "from": from_currency, "to": to_currency}
+        return _conversion(await self.request("GET", "/fx/convert", params=params))

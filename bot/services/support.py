@@ -6,7 +6,7 @@ from typing import Any
 
 from ..settings import Settings
 from .http import ServiceClient, to_date, to_datetime
-from .types import SupportTicket
+from .types import ComplaintCategory, SupportTicket
 
 
 def _ticket(data: dict[str, Any]) -> SupportTicket:
@@ -37,7 +37,9 @@ class SupportClient(ServiceClient):
         text: str | None = None,
         summary: str | None = None,
     ) -> SupportTicket:
-        """Open a ``handoff`` or ``complaint`` ticket (complaints get a reply_due date)."""
+        """Open a ``handoff`` or ``complaint`` ticket (complaints get a reply_due date two
+        working days later; their category is normalised, e.g. 收费 -> 收费问题, and an
+        unknown one raises BadRequest with details.allowed)."""
         body: dict[str, Any] = {
             "kind": kind,
             "channel": channel,
@@ -53,3 +55,9 @@ class SupportClient(ServiceClient):
     ) -> list[SupportTicket]:
         params = {"channel_user_id": channel_user_id, "channel": channel}
         return [_ticket(t) for t in await self.request("GET", "/support/tickets", params=params)]
+
+    async def complaint_categories(self) -> list[ComplaintCategory]:
+        data = await self.request("GET", "/support/complaint-categories")
+        return [
+            ComplaintCategory(category=c["category"], keywords=tuple(c["keywords"])) for c in data
+        ]

@@ -188,3 +188,180 @@ class FxRate:
     cash_buy: Decimal  # 现钞买入价
     middle: Decimal  # 中间价
     updated_at: datetime
+
+
+@dataclass(frozen=True)
+class QueueAlternative:
+    """分流: a nearby open branch with a clearly shorter wait for the same service."""
+
+    branch_id: str
+    name: str
+    address: str
+    distance_km: float
+    waiting: int
+    estimated_wait_minutes: int
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    """The live queue of one service type at a branch, with the bank's 分流 suggestion."""
+
+    branch_id: str
+    service_type: str  # "个人业务" | "对公业务" | "外汇" | "贵宾"
+    waiting: int
+    counters_open: int
+    avg_service_minutes: int
+    estimated_wait_minutes: int
+    offered: bool  # False: the branch does not offer this service (no tickets)
+    open_now: bool
+    opens_at: datetime | None  # next opening when closed
+    next_number: str  # the number the next ticket gets, e.g. "A041"
+    alternative: QueueAlternative | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class QueueTicket:
+    """A queue number held by a chat user (survives across sessions)."""
+
+    ticket_id: str
+    number: str  # "A041": A 个人业务, B 对公业务, C 外汇, V 贵宾
+    branch_id: str
+    branch_name: str
+    branch_address: str
+    branch_phone: str
+    service_type: str
+    status: str  # "waiting" | "called" | "cancelled" | "expired"
+    people_ahead: int | None  # while waiting
+    estimated_wait_minutes: int | None  # while waiting
+    issued_at: datetime
+    called_at: datetime | None
+    closed_at: datetime | None  # when cancelled or expired
+    alternative: QueueAlternative | None  # 分流 suggestion while waiting
+
+
+@dataclass(frozen=True)
+class ProductComparison:
+    products: tuple[Product, ...]
+    differences: tuple[str, ...]  # field names: risk_level, term_days, min_amount, ...
+    disclosure: str | None  # set when an investment product is compared
+
+
+@dataclass(frozen=True)
+class RiskOption:
+    id: str  # "A"
+    text: str
+
+
+@dataclass(frozen=True)
+class RiskQuestion:
+    id: str  # "q1"
+    text: str
+    options: tuple[RiskOption, ...]
+
+
+@dataclass(frozen=True)
+class RiskLevel:
+    level: str  # "C3"
+    label: str  # "平衡型"
+    description: str
+    max_product_risk: str  # "R3"
+
+
+@dataclass(frozen=True)
+class RiskQuestionnaire:
+    """The bank's questionnaire (the bank keeps the scores)."""
+
+    version: str
+    title: str
+    questions: tuple[RiskQuestion, ...]
+    levels: tuple[RiskLevel, ...]
+    valid_days: int
+
+
+@dataclass(frozen=True)
+class RiskAssessment:
+    risk_level: str  # "C1".."C5"
+    label: str  # "平衡型"
+    max_product_risk: str  # "R3"
+    score: int
+    assessed_at: datetime
+    expires_at: datetime
+    previous_level: str | None
+    description: str
+
+
+@dataclass(frozen=True)
+class Recommendations:
+    """Products the customer's level allows, best first, with the risk disclosure."""
+
+    risk_level: str
+    label: str
+    max_product_risk: str
+    amount: Decimal | None
+    term_days: int | None
+    products: tuple[Product, ...]
+    disclosure: str | None  # set when an investment product is listed
+
+
+@dataclass(frozen=True)
+class Suitability:
+    suitable: bool
+    code: str
+    product_risk_level: str
+    customer_risk_level: str
+    amount: Decimal | None
+    product: Product
+    disclosure: str | None
+
+
+@dataclass(frozen=True)
+class FxConversion:
+    """A reference conversion on the right side of the spread."""
+
+    from_currency: str  # "USD"
+    to_currency: str  # "CNY"
+    amount: Decimal
+    result: Decimal  # rounded half up to 0.01
+    currency: str  # the foreign currency whose rate was used
+    currency_name: str  # "美元"
+    rate_side: str  # "buy" (现汇买入价: foreign -> CNY) | "sell" (现汇卖出价: CNY -> foreign)
+    rate_label: str  # "现汇买入价" | "现汇卖出价"
+    rate: Decimal  # CNY per ``unit`` units
+    unit: int
+    note: str  # "参考汇率，实际以交易时牌价为准"
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class RelationshipManager:
+    """A VIP customer's personal manager."""
+
+    manager_id: str
+    name: str
+    title: str
+    branch_id: str
+    branch_name: str | None
+    phone: str  # office line with extension, "021-50471234 转 8021"
+    extension: str
+    masked_mobile: str  # "137****8021"
+
+
+@dataclass(frozen=True)
+class CustomerProfile:
+    customer_id: str
+    name: str
+    masked_phone: str
+    vip: bool
+    risk_level: str | None
+    risk_label: str | None  # "平衡型"
+    risk_assessed_at: datetime | None
+    risk_expires_at: datetime | None
+    risk_assessment_valid: bool
+    manager: RelationshipManager | None  # VIPs only
+
+
+@dataclass(frozen=True)
+class ComplaintCategory:
+    category: str  # "收费问题"
+    keywords: tuple[str, ...]  # words that name it ("收费", "手续费", ...)

@@ -10,7 +10,7 @@ from aiohttp import web
 from ..errors import BadRequest
 from ..httputil import authed, json_response, query, read_body
 from ..service import accounts as service
-from ..service import transfers
+from ..service import customers, transfers
 from ..validation import parse_amount, parse_date, parse_int, require_str
 
 routes = web.RouteTableDef()
@@ -18,6 +18,12 @@ routes = web.RouteTableDef()
 LAST4 = re.compile(r"^\d{4}$")
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:\-]{8,128}$")
 TRANSFER_FIELDS = ("payee", "amount", "channel")
+
+
+@routes.get("/customers/me", allow_head=False)
+async def my_profile(request: web.Request) -> web.Response:
+    query(request, ())
+    return json_response(await authed(request, customers.profile))
 
 
 @routes.get("/accounts", allow_head=False)

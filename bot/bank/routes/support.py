@@ -53,3 +53,9 @@ async def list_tickets(request: web.Request) -> web.Response:
         lambda s, ctx: service.list_tickets(s, ctx, channel_user_id=user, channel=channel or None),
     )
     return json_response(result)
+
+
+@routes.get("/support/complaint-categories", allow_head=False)
+async def complaint_categories(request: web.Request) -> web.Response:
+    query(request, ())
+    return json_response(await unit(request, service.complaint_categories))

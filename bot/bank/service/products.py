@@ -1,7 +1,9 @@
-"""Products and foreign-exchange reference rates."""
+"""Products (search, comparison) and foreign-exchange reference rates and conversion."""
 
 from __future__ import annotations
 
+import re
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -26,15 +28,40 @@ TYPE_ALIASES = {
     "信用卡": "credit_card",
 }
 INVESTMENT_TYPES = ("wealth", "fund")
+_NAME_NOISE = re.compile(r"沪银|产品|那个|这个|那款|这款|的|[\s,，。?？!！]")
+COMPARED_FIELDS = (
+    "type",
+    "category",
+    "risk_level",
+    "term_days",
+    "min_amount",
+    "reference_rate",
+    "rate_label",
+)
+CURRENCY_ALIASES = {
+    "人民币": "CNY",
+    "RMB": "CNY",
+    "元": "CNY",
+    "美元": "USD",
+    "美金": "USD",
+    "欧元": "EUR",
+    "港币": "HKD",
+    "港元": "HKD",
+    "港纸": "HKD",
+    "日元": "JPY",
+    "日币": "JPY",
+    "英镑": "GBP",
+}
+FX_NOTE = "参考汇率，实际以交易时牌价为准"
 
 
-def parse_risk(value: str) -> int:
+def parse_risk(value: str, key: str = "max_risk") -> int:
     """``R3`` or ``C3`` (or ``3``) -> 3."""
     text = value.strip().upper()
     if len(text) == 2 and text[0] in "RC":
         text = text[1]
     if text not in ("1", "2", "3", "4", "5"):
-        raise BadRequest("'max_risk' must be R1..R5 or C1..C5.", field="max_risk")
+        raise BadRequest(f"'{key}' must be R1..R5 or C1..C5.", field=key)
     return int(text)
 
 
@@ -55,26 +82,80 @@ def product_view(product: Product) -> dict[str, Any]:
     }
 
 
+def parse_type(value: str) -> str:
+    """``deposit`` or a Chinese name such as 理财 -> the type code."""
+    wanted = TYPE_ALIASES.get(value.strip(), value.strip())
+    if wanted not in TYPES:
+        raise BadRequest(
+            f"'type' must be one of {', '.join(TYPES)} (or 存款/理财/基金/贷款/信用卡).",
+            field="type",
+            allowed=list(TYPES),
+        )
+    return wanted
+
+
+def _subsequence(needle: str, haystack: str) -> bool:
+    chars = iter(haystack)
+    return all(char in chars for char in needle)
+
+
+def name_matches(product: Product, query: str) -> bool:
+    """Fuzzy name search: 天天利, 睿远, 科技基金, 一年定期, CD3Y ..."""
+    wanted = _NAME_NOISE.sub("", query).upper()
+    if not wanted:
+        return True
+    text = f"{product.name}{product.category}".upper()
+    if wanted in text or wanted in product.code.upper():
+        return True
+    return len(wanted) >= 2 and _subsequence(wanted, text)
+
+
 def list_products(
-    session: Session, ctx: Ctx, *, type_: str | None, max_risk: str | None
+    session: Session,
+    ctx: Ctx,
+    *,
+    type_: str | None,
+    max_risk: str | None,
+    risk: str | None = None,
+    term_days_max: int | None = None,
+    q: str | None = None,
 ) -> list[dict[str, Any]]:
     """Products of a type (English code or Chinese name); ``max_risk`` keeps only rated
-    products at or below that level (loans and cards carry no risk level)."""
+    products at or below that level and ``risk`` only that level (loans and cards carry
+    no risk level); ``term_days_max`` keeps products ending within that many days (no
+    fixed term counts as redeemable any time); ``q`` searches names fuzzily."""
     stmt = select(Product).order_by(Product.position, Product.code)
     if type_:
-        wanted = TYPE_ALIASES.get(type_.strip(), type_.strip())
-        if wanted not in TYPES:
-            raise BadRequest(
-                f"'type' must be one of {', '.join(TYPES)} (or 存款/理财/基金/贷款/信用卡).",
-                field="type",
-                allowed=list(TYPES),
-            )
-        stmt = stmt.where(Product.type == wanted)
+        stmt = stmt.where(Product.type == parse_type(type_))
     products = list(session.execute(stmt).scalars())
     if max_risk:
         ceiling = parse_risk(max_risk)
         products = [p for p in products if p.risk_level and int(p.risk_level[1]) <= ceiling]
+    if risk:
+        exact = parse_risk(risk, "risk")
+        products = [p for p in products if p.risk_level and int(p.risk_level[1]) == exact]
+    if term_days_max is not None:
+        products = [p for p in products if p.term_days is None or p.term_days <= term_days_max]
+    if q:
+        products = [p for p in products if name_matches(p, q)]
     return [product_view(p) for p in products]
+
+
+def compare_products(session: Session, ctx: Ctx, codes: list[str]) -> dict[str, Any]:
+    """Two to four products side by side, with the fields in which they differ."""
+    products = []
+    for code in codes:
+        product = session.get(Product, code)
+        if product is None:
+            raise NotFound(f"No product {code}.", code=code)
+        products.append(product_view(product))
+    differences = [name for name in COMPARED_FIELDS if len({str(p[name]) for p in products}) > 1]
+    investment = any(p["disclosure"] for p in products)
+    return {
+        "products": products,
+        "differences": differences,
+        "disclosure": RISK_DISCLOSURE if investment else None,
+    }
 
 
 def get_product(session: Session, ctx: Ctx, code: str) -> dict[str, Any]:
@@ -100,3 +181,53 @@ def fx_rates(session: Session, ctx: Ctx) -> list[dict[str, Any]]:
         }
         for r in rows
     ]
+
+
+def parse_currency(value: str, key: str) -> str:
+    """``usd``, ``美元``, ``美金`` -> ``USD``; CNY is ``CNY``, ``人民币`` or ``元``."""
+    text = value.strip()
+    code = CURRENCY_ALIASES.get(text, CURRENCY_ALIASES.get(text.upper(), text.upper()))
+    if not re.fullmatch(r"[A-Z]{3}", code):
+        raise BadRequest(f"'{key}' must be a currency code such as USD.", field=key)
+    return code
+
+
+def convert_fx(session: Session, ctx: Ctx, amount: Decimal, from_: str, to: str) -> dict[str, Any]:
+    """Convert between CNY and a foreign currency on the right side of the spread: the
+    bank buys foreign currency at ``buy`` (现汇买入价) and sells it at ``sell`` (现汇卖出价)."""
+    if from_ == to:
+        raise BadRequest("'from' and 'to' must differ.", field="to", reason="same_currency")
+    if "CNY" not in (from_, to):
+        raise BadRequest("One side of a conversion must be CNY.", field="to", reason="cny_required")
+    foreign = to if from_ == "CNY" else from_
+    rate = session.get(FxRate, foreign)
+    if rate is None:
+        supported = [r.currency for r in session.execute(select(FxRate)).scalars()]
+        raise BadRequest(
+            f"No rate for {foreign}.",
+            field="from" if foreign == from_ else "to",
+            reason="unsupported_currency",
+            supported=["CNY", *supported],
+        )
+    if from_ == "CNY":  # the customer buys foreign currency: the bank sells it
+        side, label, price = "sell", "现汇卖出价", rate.sell
+        result = amount * rate.unit / price
+    else:  # the customer sells foreign currency: the bank buys it
+        side, label, price = "buy", "现汇买入价", rate.buy
+        result = amount * price / rate.unit
+    return {
+        "from": from_,
+        "to": to,
+        "amount": amount,
+        "result": result.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP),
+        "rate": {
+            "currency": rate.currency,
+            "name": rate.name,
+            "side": side,
+            "label": label,
+            "price": price,
+            "unit": rate.unit,
+            "updated_at": rate.updated_at,
+        },
+        "note": FX_NOTE,
+    }

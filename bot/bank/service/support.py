@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..errors import BadRequest
 from ..models import Binding, SupportTicket
 from . import Ctx
 
@@ -16,6 +17,44 @@ log = logging.getLogger(__name__)
 
 KINDS = {"handoff": "H", "complaint": "C"}
 COMPLAINT_REPLY_WORKING_DAYS = 2
+# Complaint categories and words that name them ("收费" -> 收费问题).
+COMPLAINT_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "服务态度": ("态度", "服务", "柜员", "大堂经理"),
+    "业务办理": ("办理", "效率", "流程", "材料", "开户"),
+    "排队等候": ("排队", "等候", "等待", "叫号", "人多"),
+    "收费问题": ("收费", "手续费", "年费", "扣费", "费用"),
+    "账户资金": ("账户", "资金", "转账", "扣款", "盗刷", "到账"),
+    "产品销售": ("理财", "基金", "保险", "销售", "误导", "亏损"),
+    "系统故障": ("系统", "故障", "手机银行", "网银", "APP", "ATM", "闪退"),
+    "其他": ("其它",),
+}
+DEFAULT_COMPLAINT_CATEGORY = "其他"
+
+
+def complaint_category(value: str | None) -> str:
+    """The canonical complaint category for ``value`` (a category or a word naming one)."""
+    if value is None:
+        return DEFAULT_COMPLAINT_CATEGORY
+    text = value.strip()
+    if text in COMPLAINT_CATEGORIES:
+        return text
+    upper = text.upper()
+    for category, words in COMPLAINT_CATEGORIES.items():
+        if any(word.upper() in upper for word in words):
+            return category
+    raise BadRequest(
+        f"Unknown complaint category {text!r}.",
+        field="category",
+        reason="unknown_category",
+        allowed=list(COMPLAINT_CATEGORIES),
+    )
+
+
+def complaint_categories(session: Session, ctx: Ctx) -> list[dict[str, Any]]:
+    return [
+        {"category": category, "keywords": list(words)}
+        for category, words in COMPLAINT_CATEGORIES.items()
+    ]
 
 
 def add_working_days(start: date, days: int) -> date:
@@ -54,11 +93,15 @@ def create_ticket(
     text: str | None,
     summary: str | None,
 ) -> dict[str, Any]:
-    """Open a ticket numbered per kind and day, e.g. ``C20261128-0003``.
+    """Open a ticket numbered per kind and day, e.g. ``C20261128-0003``. A complaint's
+    category is normalised to one of :data:`COMPLAINT_CATEGORIES` (default 其他) and its
+    reply is due within two working days.
 
     Two tickets racing for one number collide on the primary key; the caller reruns
     the unit, which then takes the next number.
     """
+    if kind == "complaint":
+        category = complaint_category(category)
     prefix = f"{KINDS[kind]}{ctx.now:%Y%m%d}-"
     last = session.execute(
         select(SupportTicket.id)

@@ -10,7 +10,7 @@ import pytest
 from jsonschema import Draft202012Validator, RefResolver
 
 from bot.bank.app import create_app, load_openapi
-from bot.bank.testing import ZHANG_PHONE
+from bot.bank.testing import LI_PHONE, ZHANG_PHONE
 
 METHODS = {"get", "post", "put", "patch", "delete"}
 
@@ -131,3 +131,58 @@ def test_checker_rejects_a_wrong_body():
     checker = Checker(load_openapi())
     with pytest.raises(jsonschema.ValidationError):
         checker.check("GET", "/accounts", 200, [{"account_id": "A1", "balance": 5}])
+
+
+async def test_queue_and_suitability_responses_match_the_documented_schemas(bank):
+    checker = Checker(load_openapi())
+    client = bank.client
+
+    async def call(method, path, template=None, *, status=200, **kwargs):
+        resp = await client.request(method, path, **kwargs)
+        assert resp.status == status, await resp.text()
+        body = await resp.json()
+        checker.check(method, template or path, status, body)
+        return body
+
+    who = {"channel": "wechat", "channel_user_id": "o-zhang"}
+    token = await bank.token()
+    auth = {"Authorization": f"Bearer {token}"}
+    li = await bank.token(LI_PHONE, user="o-lina")
+    li_auth = {"Authorization": f"Bearer {li}"}
+
+    await call("GET", "/branches/SH001/queues", "/branches/{branch_id}/queues")
+    await call("GET", "/branches", params={"area": "外滩"})
+    take = {**who, "branch_id": "SH001", "service_type": "个人业务"}
+    ticket = await call("POST", "/queue/tickets", json=take, status=201)
+    assert ticket["alternative"] is not None
+    vip = {"channel": "wechat", "channel_user_id": "o-lina", "branch_id": "SH002"}
+    await call("POST", "/queue/tickets", json={**vip, "service_type": "贵宾"}, headers=li_auth,
+               status=201)
+    await call("GET", "/queue/tickets", params=who)
+    cancel = f"/queue/tickets/{ticket['ticket_id']}/cancel"
+    template = "/queue/tickets/{ticket_id}/cancel"
+    await call("POST", cancel, template, json=who)
+    await call("POST", cancel, template, json=who, status=409)
+    await call("POST", "/queue/tickets/QTNOPE/cancel", template, json=who, status=404)
+    await call("POST", "/queue/tickets", json={**take, "service_type": "贵宾"}, headers=auth,
+               status=403)
+    await call("POST", "/queue/tickets", json={**take, "branch_id": "SH004", "service_type": "外汇"},
+               status=422)
+
+    await call("GET", "/customers/me", headers=auth)
+    await call("GET", "/customers/me", headers=li_auth)
+    await call("GET", "/products", params={"q": "理财", "term_days_max": "400"})
+    await call("GET", "/products/compare", params={"codes": "WM-R2-180,FD-R4-MIX"})
+    await call("GET", "/risk-assessment/questions")
+    form = await client.get("/risk-assessment/questions")
+    answers = {q["id"]: q["options"][1]["id"] for q in (await form.json())["questions"]}
+    await call("POST", "/risk-assessment", json={"answers": answers}, headers=auth, status=201)
+    await call("GET", "/products/recommendations", params={"amount": "20000"}, headers=auth)
+    path, template = "/products/WM-R1-CASH/suitability", "/products/{code}/suitability"
+    await call("POST", path, template, json={"amount": "100"}, headers=auth)
+    path = "/products/FD-R5-TECH/suitability"
+    await call("POST", path, template, json={"amount": "100"}, headers=auth, status=422)
+    await call("GET", "/fx/convert", params={"amount": "1000", "from": "USD"})
+    await call("GET", "/support/complaint-categories")
+    bank.clock.set(bank.clock().replace(hour=22))
+    await call("POST", "/queue/tickets", json=take, status=409)

@@ -113,3 +113,28 @@ async def test_otp_lock_and_cards_on_postgres(bank, settings):
     assert (await resp.json())["state"] == "lost"
     resp = await bank.client.post("/cards/1234/unfreeze", headers=bank.auth(token))
     assert resp.status == 409
+
+
+async def test_queue_tickets_under_concurrency_on_postgres(bank, clock):
+    def body(user):
+        return {
+            "channel": "wechat",
+            "channel_user_id": user,
+            "branch_id": "SH001",
+            "service_type": "个人业务",
+        }
+
+    same = await asyncio.gather(
+        *(bank.client.post("/queue/tickets", json=body("o-same")) for _ in range(5))
+    )
+    assert sorted(r.status for r in same) == [201] + [409] * 4
+    others = await asyncio.gather(
+        *(bank.client.post("/queue/tickets", json=body(f"o-{i}")) for i in range(6))
+    )
+    issued = [await r.json() for r in others]
+    assert all(r.status == 201 for r in others)
+    assert sorted(t["number"] for t in issued) == [f"A{n:03d}" for n in range(42, 48)]
+    assert sorted(t["people_ahead"] for t in issued) == list(range(19, 25))
+    clock.advance(minutes=10)
+    resp = await bank.client.get("/branches/SH001/queues")
+    assert (await resp.json())[0]["waiting"] == 25

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select, text
 
+from bot.bank.app import create_app
 from bot.bank.clock import CST
 from bot.bank.db import make_engine, make_sessionmaker
 from bot.bank.models import Branch, Customer, FxRate, Product, Transaction
 from bot.bank.seed import seed_database
-from bot.bank.testing import TEST_START, sqlite_url
+from bot.bank.testing import TEST_START, make_settings, seed_file, sqlite_url
 
 
 def _counts(db_path) -> dict[str, int]:
@@ -152,3 +153,70 @@ def test_seed_uses_the_given_time(db_path):
         assert newest < TEST_START and newest.astimezone(CST).date() >= date(2026, 11, 17)
     finally:
         engine.dispose()
+
+
+LEGACY_QUEUES = """
+CREATE TABLE branch_queues (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    branch_id VARCHAR(16) NOT NULL REFERENCES branches (id),
+    position INTEGER NOT NULL,
+    service_type VARCHAR(16) NOT NULL,
+    waiting INTEGER NOT NULL,
+    counters_open INTEGER NOT NULL,
+    avg_service_minutes INTEGER NOT NULL,
+    updated_at DATETIME NOT NULL,
+    UNIQUE (branch_id, service_type)
+)
+"""
+
+
+async def test_a_database_from_before_live_queues_is_upgraded(tmp_path, aiohttp_client, clock):
+    db_path = tmp_path / "legacy.db"
+    seed_file(db_path)
+    engine = make_engine(sqlite_url(db_path))
+    try:
+        with engine.begin() as conn:  # the tables as the first version created them
+            conn.execute(text("DROP TABLE queue_tickets"))
+            conn.execute(text("DROP TABLE branch_queues"))
+            conn.execute(text(LEGACY_QUEUES))
+            conn.execute(
+                text(
+                    "INSERT INTO branch_queues (branch_id, position, service_type, waiting,"
+                    " counters_open, avg_service_minutes, updated_at)"
+                    " VALUES ('SH001', 0, '个人业务', 18, 3, 8, '2026-11-18 09:00:00')"
+                )
+            )
+        result = seed_database(engine, TEST_START)
+        assert result["customers_created"] is False
+        columns = {c["name"] for c in inspect(engine).get_columns("branch_queues")}
+        assert {"next_number", "last_advanced_at", "opening_waiting"} <= columns
+    finally:
+        engine.dispose()
+    client = await aiohttp_client(create_app(make_settings(db_path), clock=clock))
+    queues = await (await client.get("/branches/SH001/queues")).json()
+    assert (queues[0]["waiting"], queues[0]["next_number"]) == (18, "A041")
+    resp = await client.post(
+        "/queue/tickets",
+        json={"channel": "web", "channel_user_id": "u1", "branch_id": "SH001",
+              "service_type": "个人业务"},
+    )
+    assert resp.status == 201
+
+
+async def test_reseeding_keeps_live_queues_and_tickets(bank, db_path, clock):
+    resp = await bank.client.post(
+        "/queue/tickets",
+        json={"channel": "web", "channel_user_id": "u1", "branch_id": "SH001",
+              "service_type": "个人业务"},
+    )
+    ticket = await resp.json()
+    clock.advance(minutes=10)
+    engine = make_engine(sqlite_url(db_path))
+    try:
+        seed_database(engine, clock())
+    finally:
+        engine.dispose()
+    listed = await (
+        await bank.client.get("/queue/tickets", params={"channel": "web", "channel_user_id": "u1"})
+    ).json()
+    assert [(t["ticket_id"], t["people_ahead"]) for t in listed] == [(ticket["ticket_id"], 15)]
