@@ -11,7 +11,7 @@ MODEL  := models/bankbot.tar.gz
 PYTHON310 := $(shell for c in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10 /usr/local/bin/python3.10 /usr/bin/python3.10; do \
 	if "$$c" -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1; then echo "$$c"; break; fi; done)
 
-.PHONY: help venv node browser-deps train seed run test test-unit validate test-stories test-nlu bench lint clean
+.PHONY: help venv node browser-deps train seed run test test-unit validate test-stories test-nlu bench lint clean wechat-menu
 
 help:
 	@echo "make run    - install, train if needed, seed the sandbox bank, start every process"
@@ -74,6 +74,11 @@ test-nlu: train
 test: venv node browser-deps train validate
 	$(PY) -m pytest -q
 	$(MAKE) --no-print-directory test-stories test-nlu
+
+# Installs the WeChat custom menu (账户 / 网点排队 / 理财) through the API; needs
+# WECHAT_APPID and WECHAT_SECRET (WECHAT_API_BASE to aim it elsewhere).
+wechat-menu: venv
+	$(PY) -m bot.channels.wechat.menu
 
 bench: venv train
 	$(PY) benchmarks/rest_latency.py --model $(MODEL)

@@ -39,6 +39,8 @@ class Stack:
     model: Path
     log_dir: Path | None = None
     processes: list[Process] = field(default_factory=list)
+    # Extra variables for every child process (tests: the WeChat channel's WECHAT_*).
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def env(self) -> dict[str, str]:
         s = self.settings
@@ -62,6 +64,7 @@ class Stack:
                 "TF_CPP_MIN_LOG_LEVEL": "3",
             }
         )
+        env.update(self.extra_env)
         return env
 
     def plan(self) -> list[Process]:

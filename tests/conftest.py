@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from dataclasses import replace
@@ -11,8 +12,16 @@ import pytest
 
 from bot.run import Stack
 from bot.settings import PROJECT_ROOT, Settings
+from tests.bot.channels.wechat.fake_api import FakeWeChatAPI
+from tests.bot.channels.wechat.simulator import (
+    TEST_AES_KEY,
+    TEST_APPID,
+    TEST_SECRET,
+    TEST_TOKEN,
+)
 
-MODEL = PROJECT_ROOT / "models" / "bankbot.tar.gz"
+# BANKBOT_TEST_MODEL points the integration tests at another trained model.
+MODEL = Path(os.environ.get("BANKBOT_TEST_MODEL") or PROJECT_ROOT / "models" / "bankbot.tar.gz")
 
 
 def free_port() -> int:
@@ -31,6 +40,28 @@ class RunningStack:
         self.bank_url = settings.bank_url
         self.web_url = f"http://{settings.host}:{settings.web_port}"
         self.rest_url = f"{settings.rasa_url}/webhooks/rest/webhook"
+        self.wechat_url = f"{settings.rasa_url}/webhooks/wechat/webhook"
+
+
+def wechat_env(api_base: str) -> dict[str, str]:
+    """The WeChat channel's settings for the stack: test credentials, the fake API."""
+    return {
+        "WECHAT_TOKEN": TEST_TOKEN,
+        "WECHAT_AES_KEY": TEST_AES_KEY,
+        "WECHAT_APPID": TEST_APPID,
+        "WECHAT_SECRET": TEST_SECRET,
+        "WECHAT_API_BASE": api_base,
+    }
+
+
+@pytest.fixture(scope="session")
+def fake_wechat_api() -> Iterator[FakeWeChatAPI]:
+    """The fake WeChat API (aiohttp on 127.0.0.1, in a background thread) the
+    stack's WeChat channel sends customer-service messages to."""
+    fake = FakeWeChatAPI()
+    fake.start_in_thread()
+    yield fake
+    fake.stop_thread()
 
 
 @pytest.fixture(scope="session")
@@ -50,11 +81,13 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def running_stack(stack_settings: Settings) -> Iterator[RunningStack]:
+def running_stack(
+    stack_settings: Settings, fake_wechat_api: FakeWeChatAPI
+) -> Iterator[RunningStack]:
     """Bank, action server, Rasa server (trained model) and web app, for real."""
     if not MODEL.exists():
         pytest.fail(f"{MODEL} is missing: `make test` trains it before running pytest")
-    stack = Stack(stack_settings, MODEL)
+    stack = Stack(stack_settings, MODEL, extra_env=wechat_env(fake_wechat_api.url))
     try:
         stack.start()
     except RuntimeError:
