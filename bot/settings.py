@@ -62,6 +62,10 @@ class Settings:
     queue_divert_min_saving_minutes: int = 15
     queue_divert_max_ratio: float = 0.5
     risk_assessment_valid_days: int = 365  # a risk assessment (C1-C5) expires after this
+    # Next-best offer: a savings balance of at least offer_balance_threshold, or an
+    # incoming payment of at least offer_incoming_threshold within 7 days (CNY).
+    offer_balance_threshold: Decimal = Decimal("50000")
+    offer_incoming_threshold: Decimal = Decimal("10000")
     limits: Mapping[str, ChannelLimits] = field(
         default_factory=lambda: {
             "web": ChannelLimits(Decimal("50000"), Decimal("200000")),
@@ -118,5 +122,7 @@ class Settings:
             queue_divert_min_saving_minutes=_int(env, "QUEUE_DIVERT_MIN_SAVING_MINUTES", 15),
             queue_divert_max_ratio=float(env.get("QUEUE_DIVERT_MAX_RATIO", "0.5")),
             risk_assessment_valid_days=_int(env, "RISK_ASSESSMENT_VALID_DAYS", 365),
+            offer_balance_threshold=Decimal(env.get("OFFER_BALANCE_THRESHOLD", "50000")),
+            offer_incoming_threshold=Decimal(env.get("OFFER_INCOMING_THRESHOLD", "10000")),
             limits=limits,
         )

@@ -356,6 +356,16 @@ class SupportTicket(Base):
     reply_due = Column(Date)
 
 
+class OfferDecline(Base):
+    """A customer who declined marketing offers: GET /offers/next answers null for them
+    from then on, whatever the session or channel."""
+
+    __tablename__ = "offer_declines"
+
+    customer_id = Column(String(32), ForeignKey("customers.id"), primary_key=True)
+    declined_at = Column(LocalDateTime, nullable=False)
+
+
 class Meta(Base):
     """Key/value facts about the database (e.g. when it was seeded)."""
 

@@ -17,6 +17,7 @@ from .http import (
 from .types import (
     FxConversion,
     FxRate,
+    Offer,
     Product,
     ProductComparison,
     Recommendations,
@@ -43,6 +44,15 @@ def _product(data: dict[str, Any]) -> Product:
         rate_label=data.get("rate_label", ""),
         currency=data.get("currency", "CNY"),
         description=data.get("description", ""),
+        disclosure=data.get("disclosure"),
+    )
+
+
+def _offer(data: dict[str, Any]) -> Offer:
+    return Offer(
+        offer_id=data["offer_id"],
+        reason=data["reason"],
+        product=_product(data["product"]),
         disclosure=data.get("disclosure"),
     )
 
@@ -207,6 +217,21 @@ class ProductsClient(ServiceClient):
             product=_product(data["product"]),
             disclosure=data.get("disclosure"),
         )
+
+    async def next_offer(self, token: str, context: str = "balance") -> Offer | None:
+        """The bank's next-best offer for the bound customer, or None (not eligible, no
+        suitable product, or the customer declined offers). ``context``: balance or
+        transactions (the reason preferred when both apply)."""
+        params = {"context": context}
+        data = await self.request("GET", "/offers/next", params=params, token=token)
+        offer = data["offer"]
+        return None if offer is None else _offer(offer)
+
+    async def decline_offers(self, token: str, offer_id: str | None = None) -> None:
+        """Record that the customer declines marketing offers (idempotent); from then on
+        :meth:`next_offer` returns None for them in every session and channel."""
+        body = {} if offer_id is None else {"offer_id": offer_id}
+        await self.request("POST", "/offers/decline", json_body=body, token=token)
 
     async def get_product(self, code: str) -> Product:
         return _product(await self.request("GET", f"/products/{segment(code)}"))

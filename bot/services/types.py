@@ -365,3 +365,14 @@ class CustomerProfile:
 class ComplaintCategory:
     category: str  # "收费问题"
     keywords: tuple[str, ...]  # words that name it ("收费", "手续费", ...)
+
+
+@dataclass(frozen=True)
+class Offer:
+    """The bank's next-best offer (compliant marketing): a deposit or an R1-R2 wealth
+    product the customer's level allows."""
+
+    offer_id: str
+    reason: str  # "balance" (a large savings balance) | "incoming" (a large payment in)
+    product: Product
+    disclosure: str | None  # the risk disclosure when the product is an investment

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..keys import SETTINGS
-from . import accounts, auth, branches, cards, meta, products, queues, sandbox, support
+from . import accounts, auth, branches, cards, meta, offers, products, queues, sandbox, support
 
 
 def setup_routes(app: web.Application) -> None:
@@ -18,5 +18,6 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(branches.routes)
     app.add_routes(queues.routes)
     app.add_routes(products.routes)
+    app.add_routes(offers.routes)
     if app[SETTINGS].sandbox:
         app.add_routes(sandbox.routes)

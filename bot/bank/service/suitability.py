@@ -209,6 +209,16 @@ def assessment_of(session: Session, ctx: Ctx, customer: Customer) -> dict[str, A
     return view
 
 
+def valid_level(session: Session, ctx: Ctx, customer: Customer) -> str | None:
+    """The customer's level while assessed and not expired, else ``None``."""
+    if not customer.risk_level:
+        return None
+    row = latest_assessment(session, customer)
+    if row is not None and row.expires_at <= ctx.now:
+        return None
+    return str(customer.risk_level)
+
+
 def require_level(session: Session, ctx: Ctx, customer: Customer) -> str:
     """The customer's valid level, or ``risk_assessment_required``."""
     if not customer.risk_level:

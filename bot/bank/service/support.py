@@ -38,16 +38,36 @@ def complaint_category(value: str | None) -> str:
     text = value.strip()
     if text in COMPLAINT_CATEGORIES:
         return text
-    upper = text.upper()
-    for category, words in COMPLAINT_CATEGORIES.items():
-        if any(word.upper() in upper for word in words):
-            return category
+    found = _named_category(text)
+    if found is not None:
+        return found
     raise BadRequest(
         f"Unknown complaint category {text!r}.",
         field="category",
         reason="unknown_category",
         allowed=list(COMPLAINT_CATEGORIES),
     )
+
+
+def _named_category(text: str) -> str | None:
+    """The first category (in :data:`COMPLAINT_CATEGORIES` order) one of whose words
+    occurs in ``text`` (case-insensitively: app -> APP), else ``None``."""
+    upper = text.upper()
+    for category, words in COMPLAINT_CATEGORIES.items():
+        if any(word.upper() in upper for word in words):
+            return category
+    return None
+
+
+def infer_complaint_category(text: str | None, summary: str | None = None) -> str:
+    """The category a complaint's own words name: the text first, then the summary;
+    :data:`DEFAULT_COMPLAINT_CATEGORY` when neither names one."""
+    for value in (text, summary):
+        if value and value.strip():
+            found = _named_category(value)
+            if found is not None:
+                return found
+    return DEFAULT_COMPLAINT_CATEGORY
 
 
 def complaint_categories(session: Session, ctx: Ctx) -> list[dict[str, Any]]:
@@ -95,13 +115,18 @@ def create_ticket(
 ) -> dict[str, Any]:
     """Open a ticket numbered per kind and day, e.g. ``C20261128-0003``. A complaint's
     category is normalised to one of :data:`COMPLAINT_CATEGORIES` (default 其他) and its
-    reply is due within two working days.
+    reply is due within two working days. A complaint without a category gets the one
+    its text (else its summary) names, see :func:`infer_complaint_category`.
 
     Two tickets racing for one number collide on the primary key; the caller reruns
     the unit, which then takes the next number.
     """
     if kind == "complaint":
-        category = complaint_category(category)
+        category = (
+            complaint_category(category)
+            if category is not None
+            else infer_complaint_category(text, summary)
+        )
     prefix = f"{KINDS[kind]}{ctx.now:%Y%m%d}-"
     last = session.execute(
         select(SupportTicket.id)

@@ -184,5 +184,13 @@ async def test_queue_and_suitability_responses_match_the_documented_schemas(bank
     await call("POST", path, template, json={"amount": "100"}, headers=auth, status=422)
     await call("GET", "/fx/convert", params={"amount": "1000", "from": "USD"})
     await call("GET", "/support/complaint-categories")
+    offer = await call("GET", "/offers/next", params={"context": "balance"}, headers=li_auth)
+    assert offer["offer"] is not None
+    await call(
+        "POST", "/offers/decline", json={"offer_id": offer["offer"]["offer_id"]}, headers=li_auth
+    )
+    assert await call("GET", "/offers/next", headers=li_auth) == {"offer": None}
+    await call("GET", "/offers/next", params={"context": "nope"}, headers=auth, status=400)
+    await call("POST", "/offers/decline", json={}, status=401)
     bank.clock.set(bank.clock().replace(hour=22))
     await call("POST", "/queue/tickets", json=take, status=409)

@@ -138,3 +138,15 @@ async def test_queue_tickets_under_concurrency_on_postgres(bank, clock):
     clock.advance(minutes=10)
     resp = await bank.client.get("/branches/SH001/queues")
     assert (await resp.json())[0]["waiting"] == 25
+
+
+async def test_offers_and_concurrent_declines_on_postgres(bank):
+    token = await bank.token()
+    offer = (await bank.get("/offers/next", token))["offer"]
+    assert offer["product"]["code"] == "WM-R2-180" and offer["reason"] == "balance"
+    declines = await asyncio.gather(
+        *(bank.client.post("/offers/decline", json={}, headers=bank.auth(token)) for _ in range(6))
+    )
+    assert [r.status for r in declines] == [200] * 6
+    assert len({(await r.json())["declined_at"] for r in declines}) == 1
+    assert await bank.get("/offers/next", token) == {"offer": None}
