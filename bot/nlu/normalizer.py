@@ -1,0 +1,221 @@
+"""Text normalisation for Chinese customer messages (a Rasa graph component).
+
+Traditional -> simplified Chinese, full-width ASCII -> half-width, zero-width
+characters removed, whitespace collapsed. Training examples keep their entity
+annotations right: spans are mapped through every change that alters lengths.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import logging
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Optional
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    ENTITY_ATTRIBUTE_END,
+    ENTITY_ATTRIBUTE_START,
+    ENTITY_ATTRIBUTE_VALUE,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+logger = logging.getLogger(__name__)
+
+ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u00ad")
+_FULLWIDTH_FIRST, _FULLWIDTH_LAST, _FULLWIDTH_OFFSET = 0xFF01, 0xFF5E, 0xFEE0
+_EXTRA_FOLDS = {"\u3000": " ", "\uffe5": "\u00a5"}  # ideographic space, ￥ -> ¥
+
+Span = tuple[int, int]
+JIEBA_DICT_DIR = Path(__file__).parent / "jieba"  # config.yml: dictionary_path
+
+
+@lru_cache(maxsize=1)
+def _t2s():
+    """The OpenCC traditional -> simplified converter, built once on first use."""
+    from opencc import OpenCC
+
+    return OpenCC("t2s")
+
+
+def to_simplified(text: str) -> str:
+    """Converts traditional Chinese characters to simplified ones."""
+    return _t2s().convert(text) if text else text
+
+
+def _fold_char(ch: str) -> str:
+    """Maps one full-width ASCII character (and ￥, U+3000) to its half-width form."""
+    code = ord(ch)
+    if _FULLWIDTH_FIRST <= code <= _FULLWIDTH_LAST:
+        return chr(code - _FULLWIDTH_OFFSET)
+    return _EXTRA_FOLDS.get(ch, ch)
+
+
+def _fold_with_map(text: str) -> tuple[str, list[int]]:
+    """Character-level pass: fold widths, drop zero-width chars, squeeze spaces.
+
+    Returns the new text and ``pos`` with ``pos[i]`` = index in the new text
+    where original index ``i`` lands (``len(pos) == len(text) + 1``).
+    """
+    out: list[str] = []
+    pos: list[int] = []
+    for ch in text:
+        pos.append(len(out))
+        if ch in ZERO_WIDTH:
+            continue
+        ch = _fold_char(ch)
+        if ch.isspace():
+            if out and out[-1] != " ":
+                out.append(" ")
+            continue
+        out.append(ch)
+    pos.append(len(out))
+    if out and out[-1] == " ":
+        out.pop()
+        pos = [min(p, len(out)) for p in pos]
+    return "".join(out), pos
+
+
+def normalize_text(text: str) -> str:
+    """Normalises one message text (no entity spans to keep)."""
+    folded, _ = _fold_with_map(text or "")
+    return to_simplified(folded)
+
+
+def normalize_with_spans(text: str, spans: Sequence[Span]) -> tuple[str, list[Span]]:
+    """Normalises ``text`` and maps the character ``spans`` onto the result.
+
+    Traditional -> simplified conversion is done piecewise between span
+    boundaries, so a conversion that changes a length never shifts a span.
+    """
+    folded, pos = _fold_with_map(text or "")
+    mapped: list[Span] = []
+    for start, end in spans:
+        new_start, new_end = pos[start], pos[end]
+        while new_start < new_end and folded[new_start] == " ":
+            new_start += 1
+        while new_end > new_start and folded[new_end - 1] == " ":
+            new_end -= 1
+        mapped.append((new_start, new_end))
+
+    cuts = sorted({0, len(folded), *(p for span in mapped for p in span)})
+    pieces: list[str] = []
+    new_offset: dict[int, int] = {}
+    length = 0
+    for left, right in zip(cuts, cuts[1:], strict=False):
+        new_offset[left] = length
+        piece = to_simplified(folded[left:right])
+        pieces.append(piece)
+        length += len(piece)
+    new_offset[cuts[-1]] = length
+    return "".join(pieces), [(new_offset[s], new_offset[e]) for s, e in mapped]
+
+
+def normalize_message(message: Message) -> None:
+    """Normalises a message's text in place, keeping entity annotations aligned."""
+    text = message.get(TEXT)
+    if not text:
+        return
+    entities: list[dict[str, Any]] = message.get(ENTITIES) or []
+    spans = [
+        (e[ENTITY_ATTRIBUTE_START], e[ENTITY_ATTRIBUTE_END])
+        for e in entities
+        if ENTITY_ATTRIBUTE_START in e and ENTITY_ATTRIBUTE_END in e
+    ]
+    if not spans:
+        new_text = normalize_text(text)
+        if new_text != text:
+            message.set(TEXT, new_text)
+        return
+    new_text, new_spans = normalize_with_spans(text, spans)
+    if new_text == text:
+        return
+    located = iter(new_spans)
+    for entity in entities:
+        if ENTITY_ATTRIBUTE_START not in entity or ENTITY_ATTRIBUTE_END not in entity:
+            continue
+        start, end = next(located)
+        old_span_text = text[entity[ENTITY_ATTRIBUTE_START] : entity[ENTITY_ATTRIBUTE_END]]
+        value = entity.get(ENTITY_ATTRIBUTE_VALUE)
+        if value == old_span_text:
+            entity[ENTITY_ATTRIBUTE_VALUE] = new_text[start:end]
+        elif isinstance(value, str):
+            entity[ENTITY_ATTRIBUTE_VALUE] = normalize_text(value)
+        entity[ENTITY_ATTRIBUTE_START], entity[ENTITY_ATTRIBUTE_END] = start, end
+    message.set(TEXT, new_text)
+
+
+def _opencc_version() -> str:
+    """Installed version of opencc-python-reimplemented (dictionaries may change)."""
+    try:
+        return importlib.metadata.version("opencc-python-reimplemented")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def source_fingerprint(paths: Iterable[Path]) -> str:
+    """Hash of source files, so that a code change invalidates cached training."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
+class ChineseNormalizer(GraphComponent):
+    """Normalises message text before tokenisation (training and inference)."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        """Stores the config (the component has no options yet)."""
+        self._config = config
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        """No options."""
+        return {}
+
+    @staticmethod
+    def required_packages() -> list[str]:
+        """None listed: Rasa fingerprints these by distribution name, and OpenCC's
+        (opencc-python-reimplemented) differs from its module name; its version
+        is part of ``fingerprint_addon`` instead."""
+        return []
+
+    @classmethod
+    def fingerprint_addon(cls, config: dict[str, Any]) -> Optional[str]:
+        """Retrain downstream components when this module, OpenCC or the jieba
+        user dictionary changes (JiebaTokenizer does not fingerprint its files)."""
+        files = [Path(__file__), *sorted(JIEBA_DICT_DIR.glob("*"))]
+        return source_fingerprint(files) + _opencc_version()
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> ChineseNormalizer:
+        """Creates the component."""
+        return cls(config)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        """Normalises every training example, keeping entity spans right."""
+        for message in training_data.training_examples:
+            normalize_message(message)
+        return training_data
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        """Normalises incoming messages."""
+        for message in messages:
+            normalize_message(message)
+        return messages
