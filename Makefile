@@ -11,6 +11,10 @@ MODEL  := models/bankbot.tar.gz
 PYTHON310 := $(shell for c in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10 /usr/local/bin/python3.10 /usr/bin/python3.10; do \
 	if "$$c" -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1; then echo "$$c"; break; fi; done)
 
+# No telemetry: the machines have no internet, and failed reports stall Rasa.
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 3
+
 .PHONY: help venv node browser-deps train seed run test test-unit validate test-stories test-nlu bench lint clean wechat-menu
 
 help:

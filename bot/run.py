@@ -62,6 +62,8 @@ class Stack:
                 "SANIC_HOST": s.host,
                 "PYTHONUNBUFFERED": "1",
                 "TF_CPP_MIN_LOG_LEVEL": "3",
+                # No internet here: telemetry retries would only slow Rasa down.
+                "RASA_TELEMETRY_ENABLED": "false",
             }
         )
         env.update(self.extra_env)
