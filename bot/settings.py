@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Mapping
@@ -66,6 +67,8 @@ class Settings:
     # incoming payment of at least offer_incoming_threshold within 7 days (CNY).
     offer_balance_threshold: Decimal = Decimal("50000")
     offer_incoming_threshold: Decimal = Decimal("10000")
+    # Sandbox only: the bank's clock starts here (ISO time) instead of now.
+    sandbox_clock_start: datetime | None = None
     limits: Mapping[str, ChannelLimits] = field(
         default_factory=lambda: {
             "web": ChannelLimits(Decimal("50000"), Decimal("200000")),
@@ -124,5 +127,10 @@ class Settings:
             risk_assessment_valid_days=_int(env, "RISK_ASSESSMENT_VALID_DAYS", 365),
             offer_balance_threshold=Decimal(env.get("OFFER_BALANCE_THRESHOLD", "50000")),
             offer_incoming_threshold=Decimal(env.get("OFFER_INCOMING_THRESHOLD", "10000")),
+            sandbox_clock_start=(
+                datetime.fromisoformat(env["SANDBOX_CLOCK_START"])
+                if env.get("SANDBOX_CLOCK_START")
+                else None
+            ),
             limits=limits,
         )

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from ..settings import Settings
 from .app import MaskingAccessLogger, create_app
-from .clock import system_now
+from .clock import SandboxClock
 from .db import make_engine
 from .seed import seed_database
 
@@ -32,16 +32,18 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = Settings.from_env()
+    # The sandbox clock runs in real time and can be set through /sandbox/clock.
+    clock = SandboxClock(settings.sandbox_clock_start)
     if args.command == "seed" or args.seed or args.reset:
         engine = make_engine(settings.bank_db_url)
         try:
-            result = seed_database(engine, system_now(), reset=args.reset)
+            result = seed_database(engine, clock(), reset=args.reset)
         finally:
             engine.dispose()
         print(f"bank seeded: {result}")
         if args.command == "seed":
             return 0
-    app = create_app(settings)
+    app = create_app(settings, clock=clock)
     web.run_app(
         app,
         host=args.host or settings.host,

@@ -36,3 +36,25 @@ class FakeClock:
         if when.tzinfo is None:
             when = when.replace(tzinfo=CST)
         self._now = when.astimezone(CST)
+
+
+class SandboxClock:
+    """Real time shifted by a settable offset: it keeps running, and the sandbox's
+    ``/sandbox/clock`` route (tests, demos) can jump it or move it forward."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._offset = timedelta(0)
+        if start is not None:
+            self.set(start)
+
+    def __call__(self) -> datetime:
+        return system_now() + self._offset
+
+    def advance(self, seconds: float = 0, **kwargs: float) -> datetime:
+        self._offset += timedelta(seconds=seconds, **kwargs)
+        return self()
+
+    def set(self, when: datetime) -> None:
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=CST)
+        self._offset = when.astimezone(CST) - system_now()
