@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -108,7 +109,10 @@ class ValidateVerifyForm(FormValidationAction):
             return {"otp_code": None, "otp_requested": False}
         except OtpLocked as exc:
             return {"otp_code": None, **_locked(dispatcher, exc)}
-        dispatcher.utter_message(response="utter_verified", customer_name=session.customer_name)
+        dispatcher.utter_message(
+            response="utter_verified_vip" if session.vip else "utter_verified",
+            customer_name=session.customer_name,
+        )
         return {
             # The code itself is not kept in the tracker.
             "otp_code": "verified",
@@ -118,7 +122,9 @@ class ValidateVerifyForm(FormValidationAction):
             "customer_id": session.customer_id,
             "customer_name": session.customer_name,
             "vip": session.vip,
-            "step_up_until": session.step_up_expires_at.timestamp(),
+            # The window's length, from our own clock: the bank's may be a sandbox clock.
+            "step_up_until": time.time()
+            + (session.step_up_expires_at - session.verified_at).total_seconds(),
         }
 
 

@@ -66,6 +66,8 @@ class Stack:
                 "RASA_TELEMETRY_ENABLED": "false",
             }
         )
+        if s.sandbox_clock_start is not None:
+            env["SANDBOX_CLOCK_START"] = s.sandbox_clock_start.isoformat()
         env.update(self.extra_env)
         return env
 

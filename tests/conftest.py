@@ -75,6 +75,8 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
             "ACTION_PORT": str(ports["action"]),
             "BANK_PORT": str(ports["bank"]),
             "WEB_PORT": str(ports["web"]),
+            # A Wednesday 10:00 in Shanghai: branches open, queues as seeded.
+            "SANDBOX_CLOCK_START": "2026-11-18T10:00:00+08:00",
         }
     )
     return replace(base, profile="sandbox")
