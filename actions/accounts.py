@@ -9,9 +9,9 @@ from typing import Any
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.types import DomainDict
 
 from actions.base import BankAction, channel_of, services, slot_str
+from actions.products import offer_events
 from bot.formatting import card_label, format_cny, parse_amount, short_date
 from bot.nlu.time_range import parse_time_range
 from bot.services.errors import (
@@ -78,7 +78,8 @@ class ActionCheckBalance(BankAction):
                     last4=account.last4,
                     available=format_cny(account.available),
                 )
-        return [SlotSet("account_type", None)]
+        offer = await offer_events(dispatcher, tracker, token)
+        return [SlotSet("account_type", None), *offer]
 
 
 class ActionTransactionHistory(BankAction):

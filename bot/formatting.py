@@ -61,3 +61,27 @@ def long_date(value: date | datetime) -> str:
 def card_label(name: str, last4: str) -> str:
     """李娜（尾号8888） / 储蓄卡（尾号1234）."""
     return f"{name}（尾号{last4}）"
+
+
+def term_label(days: int | None) -> str:
+    """365 -> 1年, 180 -> 180天, None -> 灵活."""
+    if days is None:
+        return "灵活申赎"
+    if days >= 365 and days % 365 == 0:
+        return f"{days // 365}年"
+    return f"{days}天"
+
+
+def clock_time(value: datetime | None) -> str:
+    """17:00."""
+    return "" if value is None else f"{value:%H:%M}"
+
+
+def day_and_time(value: datetime | None) -> str:
+    """11月19日 09:00."""
+    return "" if value is None else f"{value.month}月{value.day}日 {value:%H:%M}"
+
+
+def percent(value: Decimal | None) -> str:
+    """2.60%."""
+    return "—" if value is None else f"{value:.2f}%"

@@ -57,6 +57,7 @@ class Stack:
                 "BANK_URL": s.bank_url,
                 "RASA_URL": s.rasa_url,
                 "BANK_DB_URL": s.bank_db_url,
+                "OTP_RESEND_SECONDS": str(s.otp_resend_seconds),
                 "ACTION_ENDPOINT_URL": f"http://{s.host}:{s.action_port}/webhook",
                 # rasa_sdk reads its bind address from SANIC_HOST.
                 "SANIC_HOST": s.host,

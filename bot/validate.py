@@ -20,6 +20,8 @@ from bot.settings import PROJECT_ROOT
 
 # Rasa 3.6 prints this migration notice every time it loads any domain.
 NOTICES = ("Slot auto-fill has been removed in 3.0",)
+# Responses that Rasa's own default actions send (two-stage fallback's second stage).
+RASA_DEFAULT_RESPONSES = {"utter_ask_rephrase"}
 UNUSED = re.compile(r"The utterance '(utter_[A-Za-z0-9_]+)' is not used in any story or rule")
 
 
@@ -43,7 +45,7 @@ def validate(domain: str, data: str, config: str) -> list[str]:
     importer = TrainingDataImporter.load_from_dict(
         config_path=config, domain_path=domain, training_data_paths=[data]
     )
-    used = names_used_in_actions(PROJECT_ROOT / "actions")
+    used = names_used_in_actions(PROJECT_ROOT / "actions") | RASA_DEFAULT_RESPONSES
     # A form asks for a slot with utter_ask_<slot> when there is no action_ask_<slot>.
     used |= {f"utter_ask_{slot}" for form in importer.get_domain().forms.values()
              for slot in form.get("required_slots", [])}

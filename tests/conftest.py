@@ -77,6 +77,8 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
             "WEB_PORT": str(ports["web"]),
             # A Wednesday 10:00 in Shanghai: branches open, queues as seeded.
             "SANDBOX_CLOCK_START": "2026-11-18T10:00:00+08:00",
+            # Several tests bind the same demo customers one after another.
+            "OTP_RESEND_SECONDS": "1",
         }
     )
     return replace(base, profile="sandbox")

@@ -122,6 +122,21 @@ NOT_AMOUNT_AFTER = [
     "下",
 ]
 NOT_AMOUNT_BEFORE = ["第", "初"]
+# Place names with numerals in them (五角场 is not 五角 = 0.5 元); never amounts.
+PLACE_NAMES = [
+    "五角场",
+    "八佰伴",
+    "七宝",
+    "九亭",
+    "三林",
+    "十六铺",
+    "四平路",
+    "四川北路",
+    "三门路",
+    "一大会址",
+    "二号线",
+    "一号线",
+]
 WEEKDAY_BEFORE = ["周", "星期", "礼拜"]
 CARD_TAIL_AFTER = ["的卡", "那张", "的那张", "这张", "的储蓄卡", "的信用卡", "的借记卡"]
 CHAT_SLANG = frozenset(["88", "886"])  # 拜拜 / 拜拜了 in numbers
@@ -134,6 +149,8 @@ ELLIPSIS_RE = re.compile(r"^(.*?)([十百千万])([一二三四五六七八九�
 _UNIT_VALUE = {"十": 10, "百": 100, "千": 1000, "万": 10000}
 CENT = Decimal("0.01")
 _RANGE_GAP_RE = re.compile(r"^[0-9零〇一二三四五六七八九十两半]+个?$")
+# 20万两年 / 5万一年: an amount run into the count of a following period (两年).
+_AMOUNT_THEN_COUNT_RE = re.compile(r"^(.*[0-9万千亿])([一二三四五六七八九两])$")
 
 
 def format_amount(value: Decimal) -> str:
@@ -226,6 +243,7 @@ class NumeralAnalyzer:
             ("NOT_BEFORE", NOT_AMOUNT_BEFORE),
             ("WEEKDAY", WEEKDAY_BEFORE),
             ("TAIL_AFTER", CARD_TAIL_AFTER),
+            ("PLACE", PLACE_NAMES),
         ):
             phrases.add(label, [nlp.make_doc(w) for w in words])
         self._nlp, self._runs, self._phrases = nlp, runs, phrases
@@ -247,21 +265,27 @@ class NumeralAnalyzer:
             label = vocab[match_id]
             ends.setdefault(label, {})[e] = s
             starts.setdefault(label, {})[s] = e
-            if label in ("CARD", "OTP"):
+            if label in ("CARD", "OTP", "PLACE"):
                 context_tokens.update(range(s, e))
 
         runs = []
+        not_after = starts.get("NOT_AFTER", {})
         for _, s, e in sorted(self._runs(doc), key=lambda m: m[1]):
-            while s < e and doc[s].text in ".,":
-                s += 1
-            while e > s and doc[e - 1].text in ".,":
-                e -= 1
-            if s == e or any(i in context_tokens for i in range(s, e)):
-                continue
-            span = doc[s:e]
-            if not any(t.like_num or t.is_digit or t.text in CN_DIGITS for t in span):
-                continue  # e.g. 千万 (= "by all means"): magnitudes only
-            runs.append(_Run(s, e, span.start_char, span.end_char, span.text))
+            for s, e in self._pieces(doc, s, e):
+                while s < e and doc[s].text in ".,":
+                    s += 1
+                while e > s and doc[e - 1].text in ".,":
+                    e -= 1
+                if s == e or any(i in context_tokens for i in range(s, e)):
+                    continue
+                if e in not_after and e - s > 1:
+                    split = _AMOUNT_THEN_COUNT_RE.match(doc[s:e].text)
+                    if split:  # 20万两年: the amount is 20万, 两年 a period
+                        e -= len(split.group(2))
+                span = doc[s:e]
+                if not any(t.like_num or t.is_digit or t.text in CN_DIGITS for t in span):
+                    continue  # e.g. 千万 (= "by all means"): magnitudes only
+                runs.append(_Run(s, e, span.start_char, span.end_char, span.text))
 
         found: list[dict[str, Any]] = []
         used: set = set()
@@ -287,6 +311,18 @@ class NumeralAnalyzer:
                 consumed = entity["end"]
         found.sort(key=lambda e: e["start"])
         return [e for e in found if e["entity"] in dimensions]
+
+    @staticmethod
+    def _pieces(doc, start: int, end: int) -> list[tuple[int, int]]:
+        """Splits a numeral run at a , or . that is not between two Arabic digits
+        (五百,一会儿 is 五百 then 一; 3,500 and 1.5 stay whole)."""
+        pieces, left = [], start
+        for i in range(start + 1, end - 1):
+            if doc[i].text in ".," and not (doc[i - 1].is_digit and doc[i + 1].is_digit):
+                pieces.append((left, i))
+                left = i + 1
+        pieces.append((left, end))
+        return pieces
 
     @staticmethod
     def _digit_groups(doc, runs: list[_Run]) -> list[list[_Run]]:
@@ -377,6 +413,8 @@ class NumeralAnalyzer:
                 nxt += 1
         currency = run.start in ends.get("CUR_BEFORE", {}) or nxt in starts.get("CUR_AFTER", {})
         if not currency and multiplier == 1:
+            if self._after_code_letter(doc, run):
+                return None  # risk levels C3 / R2, queue numbers A018
             if len(digits) == 6:
                 return {**entity, "entity": OTP_CODE, "value": digits}
             if len(digits) >= 7:
@@ -402,6 +440,14 @@ class NumeralAnalyzer:
             value += dime[0]
             entity["end"] = dime[1]
         return {**entity, "entity": AMOUNT, "value": format_amount(value)}
+
+    @staticmethod
+    def _after_code_letter(doc, run: _Run) -> bool:
+        """The run follows a single Latin letter, as in C3, R2 or A018 (not Tom500)."""
+        i = run.start - 1
+        if i < 0 or not (doc[i].is_ascii and doc[i].is_alpha and len(doc[i].text) == 1):
+            return False
+        return i == 0 or not (doc[i - 1].is_ascii and doc[i - 1].is_alpha)
 
     @staticmethod
     def _dimes_after(doc, i: int) -> Optional[tuple[Decimal, int]]:

@@ -184,3 +184,67 @@ def parse_time_range(text: str, today: date) -> Optional[DateRange]:
     if unit:
         return _unit_range(unit, today)
     return None
+
+
+# --- product terms (term entity: 一年, 半年, 3个月, 180天, 三年 ...) ------------
+
+DAYS_PER_YEAR, DAYS_PER_MONTH, DAYS_PER_WEEK = 365, 30, 7
+_TERM_RE = re.compile(
+    r"(?P<count>[0-9零〇一二三四五六七八九十两百]+(?:\.\d+)?|半)"
+    r"(?P<unit>个?月|个?季度|年|周|个?星期|个?礼拜|天|日)"
+    r"(?P<half>半)?"
+)
+_TERM_HALF_MONTH_RE = re.compile(r"(?P<count>[0-9零〇一二三四五六七八九十两]+)个半月")
+_TERM_EN_RE = re.compile(r"(?P<count>\d+)\s*(?P<unit>year|month|week|day)s?\b", re.IGNORECASE)
+_EN_UNITS = {"year": "年", "month": "月", "week": "周", "day": "天"}
+
+
+def _months_to_days(months: float) -> int:
+    """Months -> days: whole years count 365 days, other months 30 (6 个月 = 半年 = 180)."""
+    years, rest = divmod(months, 12)
+    return round(years * DAYS_PER_YEAR + rest * DAYS_PER_MONTH)
+
+
+def parse_term_days(text: str) -> Optional[int]:
+    """The length in days of a product term such as 一年 (365), 半年 (180), 3个月 (90),
+    180天, 三年 (1095), 两年 (730), 一年半 (545), 一个季度 (90), 6 months.
+
+    A year is 365 days, a month 30 (twelve months are a year), a week 7. Words
+    around the term (期, 左右, 以内, 的 ...) are ignored; None when there is no term.
+    """
+    if not text:
+        return None
+    compact = re.sub(r"\s+", "", text)
+    match = _TERM_HALF_MONTH_RE.search(compact)
+    if match:
+        count = _number(match.group("count"))
+        return None if count is None else count * DAYS_PER_MONTH + DAYS_PER_MONTH // 2
+    match = _TERM_RE.search(compact)
+    if match:
+        raw, unit = match.group("count"), match.group("unit").lstrip("个")
+        if raw == "半":
+            count: Optional[float] = 0.5
+        elif re.fullmatch(r"\d+\.\d+", raw):
+            count = float(raw)
+        else:
+            count = _number(raw)
+        if match.group("half") and count is not None and unit == "年":
+            count += 0.5
+    else:
+        match = _TERM_EN_RE.search(text)
+        if not match:
+            return None
+        count, unit = int(match.group("count")), _EN_UNITS[match.group("unit").lower()]
+    if not count or count <= 0:
+        return None
+    if unit == "年":
+        days = _months_to_days(count * 12)
+    elif unit == "月":
+        days = _months_to_days(count)
+    elif unit == "季度":
+        days = _months_to_days(count * 3)
+    elif unit in ("周", "星期", "礼拜"):
+        days = round(count * DAYS_PER_WEEK)
+    else:
+        days = round(count)
+    return days if days > 0 else None

@@ -15,8 +15,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import set_services
 from bot.bank.app import create_app
-from bot.bank.clock import CST
-from bot.bank.testing import copy_database, make_settings, seed_file
+from bot.bank.clock import CST, FakeClock
+from bot.bank.testing import TEST_START, copy_database, make_settings, seed_file
 from bot.services.factory import ServiceFactory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,6 +49,23 @@ async def bank(aiohttp_server, tmp_path: Path, seeded_template: Path) -> AsyncIt
     await factory.aclose()
 
 
+@pytest.fixture
+async def bank_at_ten(
+    aiohttp_server, tmp_path: Path, seeded_template: Path
+) -> AsyncIterator[ServiceFactory]:
+    """Like ``bank``, with the bank's clock at a Wednesday 10:00 (branches open)."""
+    path = tmp_path / "bank10.db"
+    seed_file(path, TEST_START)
+    server = await aiohttp_server(create_app(make_settings(path), clock=FakeClock(TEST_START)))
+    factory = ServiceFactory(
+        make_settings(path, bank_url=str(server.make_url("")).rstrip("/"))
+    )
+    set_services(factory)
+    yield factory
+    set_services(None)
+    await factory.aclose()
+
+
 def make_tracker(
     slots: dict[str, Any] | None = None,
     *,
@@ -60,6 +77,7 @@ def make_tracker(
     active_loop: str | None = None,
     requested_slot: str | None = None,
     validated: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> Tracker:
     """A tracker whose last user message came through ``channel``.
 
@@ -71,6 +89,7 @@ def make_tracker(
         "text": text,
         "intent": {"name": intent, "confidence": 1.0},
         "entities": entities or [],
+        "metadata": metadata or {},
     }
     events: list[dict[str, Any]] = [
         {"event": "action", "name": "action_listen", "timestamp": time.time()},

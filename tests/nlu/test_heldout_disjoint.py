@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.nlu.dupcheck import canonical, load_examples, overlaps, problems
+from bot.nlu.dupcheck import canonical, load_examples, overlaps, problems, topic_problems
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAIN = ROOT / "data" / "nlu"
@@ -31,6 +31,37 @@ INTENTS = [
     "freeze_card",
     "unfreeze_card",
     "credit_card_bill",
+    "complain",
+    "find_branch",
+    "branch_queue_status",
+    "take_queue_ticket",
+    "check_queue_ticket",
+    "cancel_queue_ticket",
+    "share_location",
+    "product_inquiry",
+    "recommend_product",
+    "risk_assessment",
+    "exchange_rate",
+    "faq",
+]
+# Retrieval topics (faq/<topic>, answered by the ResponseSelector); at least 16.
+FAQ_TOPICS = [
+    "open_account_materials",
+    "forgot_password",
+    "transfer_fee",
+    "atm_limit",
+    "mobile_banking_download",
+    "foreign_currency_exchange",
+    "credit_card_application_status",
+    "card_replacement",
+    "working_hours_holiday",
+    "deposit_insurance",
+    "change_phone_number",
+    "card_annual_fee",
+    "large_withdrawal_appointment",
+    "overseas_card_use",
+    "anti_fraud",
+    "wealth_redemption",
 ]
 
 
@@ -55,6 +86,25 @@ def test_every_intent_has_enough_examples(train, heldout):
 def test_contract_intents_present(train, heldout):
     assert set(INTENTS) <= set(train)
     assert set(INTENTS) <= set(heldout)
+
+
+def test_every_faq_topic_has_enough_examples():
+    train = load_examples(TRAIN, by_topic=True)
+    heldout = load_examples(HELDOUT, by_topic=True)
+    assert {f"faq/{t}" for t in FAQ_TOPICS} <= set(train)
+    assert topic_problems(train, heldout, min_train=12, min_heldout=4) == []
+    blind = load_examples(BLIND, by_topic=True)
+    assert topic_problems(train, blind, min_train=12, min_heldout=2) == []
+
+
+def test_faq_topics_have_answers():
+    import yaml
+
+    domain = yaml.safe_load((ROOT / "domain" / "faq.yml").read_text(encoding="utf-8"))
+    answered = {name.removeprefix("utter_faq/") for name in domain["responses"]}
+    topics = {k.removeprefix("faq/") for k in load_examples(TRAIN, by_topic=True) if "/" in k}
+    assert topics == answered
+    assert "faq" in domain["intents"]
 
 
 def test_blind_set_is_disjoint_from_training_and_heldout(train, heldout):

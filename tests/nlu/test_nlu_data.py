@@ -12,7 +12,20 @@ FILES = sorted((ROOT / "data" / "nlu").glob("*.yml")) + [
     ROOT / "tests" / "nlu" / "heldout.yml",
     ROOT / "tests" / "nlu" / "blind.yml",
 ]
-DIET_ENTITIES = {"payee", "account_type", "time_range", "txn_kind", "merchant", "currency"}
+DIET_ENTITIES = {
+    "payee",
+    "account_type",
+    "time_range",
+    "txn_kind",
+    "merchant",
+    "currency",
+    "branch",
+    "area",
+    "service_type",
+    "product_type",
+    "product",
+    "term",
+}
 RULE_ENTITIES = {"amount", "card_last4", "phone", "otp_code"}
 
 

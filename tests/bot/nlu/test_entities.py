@@ -338,3 +338,48 @@ def test_component_leaves_separate_time_ranges_alone():
     message = Message(data={"text": "今天和昨天", "entities": [dict(e) for e in entities]})
     _extractor().process([message])
     assert message.get("entities") == entities
+
+
+# --- products, FX and queues ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("1000美元是多少人民币", [("amount", "1000")]),
+        ("换5000港币要多少钱", [("amount", "5000")]),
+        ("我有5万闲钱买什么好", [("amount", "50000")]),
+        ("20万存三年期大额存单一年利息多少", [("amount", "200000")]),
+        ("20万两年不用，怎么安排", [("amount", "200000")]),
+        ("5万一年利息多少", [("amount", "50000")]),
+        ("2万日元大概多少钱", [("amount", "20000")]),
+        ("转五百,一会儿到", [("amount", "500")]),
+        ("转1,000,一会儿", [("amount", "1000")]),
+        ("转Tom500", [("amount", "500")]),
+        ("在五角场取5000元", [("amount", "5000")]),
+    ],
+)
+def test_amounts_around_terms_and_currencies(analyzer, text, expected):
+    assert found(analyzer, text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "稳盈180天和睿远一年持有有啥区别",
+        "有没有3个月的理财",
+        "一年内不用的钱放哪",
+        "三年期大额存单利率",
+        "钱要放180天,买什么合适",
+        "十二个月的定期",
+        "排队两个小时没人管",
+        "我是C3,可以买什么",
+        "R2的理财有哪些",
+        "我的号A018前面几个人",
+        "五角场附近有网点吗",
+        "五角场支行几点关门",
+        "八佰伴那边有支行吗",
+    ],
+)
+def test_terms_risk_levels_and_ticket_numbers_are_not_amounts(analyzer, text):
+    assert found(analyzer, text) == []

@@ -73,3 +73,50 @@ def test_month_arithmetic_clamps_short_months():
 def test_this_week_on_a_monday():
     monday = date(2024, 5, 13)
     assert parse_time_range("这周", monday) == (monday, monday)
+
+
+# --- parse_term_days -------------------------------------------------------
+
+from bot.nlu.time_range import parse_term_days  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "text, days",
+    [
+        ("一年", 365),
+        ("半年", 180),
+        ("3个月", 90),
+        ("180天", 180),
+        ("三年", 1095),
+        ("两年", 730),
+        ("1年", 365),
+        ("一年期", 365),
+        ("三年期", 1095),
+        ("六个月", 180),
+        ("6个月", 180),
+        ("十二个月", 365),
+        ("18个月", 545),
+        ("一年半", 545),
+        ("一个半月", 45),
+        ("半个月", 15),
+        ("90天", 90),
+        ("一个季度", 90),
+        ("两周", 14),
+        ("三个星期", 21),
+        ("一年左右", 365),
+        ("大概半年", 180),
+        ("3个月以内", 90),
+        ("一年內", 365),
+        ("1.5年", 545),
+        ("6 months", 180),
+        ("1 year", 365),
+        ("180 days", 180),
+    ],
+)
+def test_parse_term_days(text, days):
+    assert parse_term_days(text) == days
+
+
+@pytest.mark.parametrize("text", ["", "理财", "很久", "零天", "半天", "长期"])
+def test_parse_term_days_without_a_term(text):
+    assert parse_term_days(text) is None

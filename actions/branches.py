@@ -1,0 +1,403 @@
+"""Branches and queues: find a branch, queue status with 分流, tickets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.base import channel_of, services, slot_str
+from bot.formatting import clock_time, day_and_time
+from bot.services.errors import (
+    ActiveTicketExists,
+    BranchClosed,
+    NotFound,
+    ServiceNotOffered,
+    TicketNotActive,
+    VerificationRequired,
+    VipOnly,
+)
+from bot.services.types import Branch, QueueStatus
+
+SERVICE_TYPES = ("个人业务", "对公业务", "外汇", "贵宾")
+QUEUE_SLOTS = (
+    "branch",
+    "service_type",
+    "queue_branch_id",
+    "queue_alt_branch_id",
+    "queue_alt_branch_name",
+    "queue_divert",
+)
+
+
+def location_of(tracker: Tracker) -> tuple[float | None, float | None, list[EventType]]:
+    """Coordinates sent with this message (channel metadata) or remembered before."""
+    metadata = tracker.latest_message.get("metadata") or {}
+    location = metadata.get("location") if isinstance(metadata, dict) else None
+    if isinstance(location, dict):
+        try:
+            lat, lng = float(location["lat"]), float(location["lng"])
+        except (KeyError, TypeError, ValueError):
+            lat = lng = None
+        if lat is not None and -90 <= lat <= 90 and lng is not None and -180 <= lng <= 180:
+            return lat, lng, [SlotSet("location_lat", lat), SlotSet("location_lng", lng)]
+    lat, lng = tracker.get_slot("location_lat"), tracker.get_slot("location_lng")
+    return (float(lat) if lat is not None else None, float(lng) if lng is not None else None, [])
+
+
+async def branch_buttons(payload_intent: str) -> list[dict[str, str]]:
+    branches = await services().branches.list_branches()
+    return [
+        {"title": b.name, "payload": f'/{payload_intent}{{"branch": "{b.name}"}}'} for b in branches
+    ]
+
+
+def utter_branch(dispatcher: CollectingDispatcher, branch: Branch) -> None:
+    near = "_near" if branch.distance_km is not None else ""
+    state = "open" if branch.open_now else "closed"
+    dispatcher.utter_message(
+        response=f"utter_branch_{state}{near}",
+        name=branch.name,
+        address=branch.address,
+        weekday_hours=branch.weekday_hours,
+        weekend_hours=branch.weekend_hours or "休息",
+        closes_at=clock_time(branch.closes_at),
+        opens_at=day_and_time(branch.opens_at),
+        distance=f"{branch.distance_km:.1f}" if branch.distance_km is not None else "",
+    )
+
+
+async def resolve_branch(tracker: Tracker) -> tuple[Branch | None, list[EventType]]:
+    """The branch the customer means: named, by area, or nearest to a shared location."""
+    lat, lng, events = location_of(tracker)
+    name, area = slot_str(tracker, "branch"), slot_str(tracker, "area")
+    if not (name or area or lat is not None):
+        return None, events
+    found = await services().branches.list_branches(q=name, area=area, lat=lat, lng=lng)
+    return (found[0] if found else None), events
+
+
+class ActionFindBranch(Action):
+    def name(self) -> str:
+        return "action_find_branch"
+
+    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        lat, lng, events = location_of(tracker)
+        name, area = slot_str(tracker, "branch"), slot_str(tracker, "area")
+        if not (name or area or lat is not None):
+            dispatcher.utter_message(
+                response="utter_ask_branch_location", buttons=await branch_buttons("find_branch")
+            )
+            return events
+        found = await services().branches.list_branches(q=name, area=area, lat=lat, lng=lng)
+        if not found:
+            dispatcher.utter_message(
+                response="utter_branch_not_found",
+                branch=name or area or "",
+                buttons=await branch_buttons("find_branch"),
+            )
+            return [*events, SlotSet("branch", None), SlotSet("area", None)]
+        for branch in found[: 3 if lat is not None or area else 1]:
+            utter_branch(dispatcher, branch)
+        dispatcher.utter_message(response="utter_branch_next_steps")
+        return [*events, SlotSet("branch", found[0].name), SlotSet("area", None)]
+
+
+def utter_divert(dispatcher: CollectingDispatcher, branch: Branch, queue: QueueStatus) -> None:
+    alt = queue.alternative
+    assert alt is not None
+    dispatcher.utter_message(
+        response="utter_queue_divert",
+        name=branch.name,
+        service_type=queue.service_type,
+        wait=queue.estimated_wait_minutes,
+        alt_name=alt.name,
+        alt_distance=f"{alt.distance_km:.1f}",
+        alt_wait=alt.estimated_wait_minutes,
+    )
+
+
+class ActionBranchQueueStatus(Action):
+    def name(self) -> str:
+        return "action_branch_queue_status"
+
+    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        branch, events = await resolve_branch(tracker)
+        if branch is None:
+            dispatcher.utter_message(
+                response="utter_ask_branch", buttons=await branch_buttons("branch_queue_status")
+            )
+            return events
+        queues = [q for q in await services().branches.queue_status(branch.branch_id) if q.offered]
+        wanted = slot_str(tracker, "service_type")
+        events += [SlotSet("branch", branch.name), SlotSet("area", None)]
+        if queues and not queues[0].open_now:
+            dispatcher.utter_message(
+                response="utter_queue_closed",
+                name=branch.name,
+                opens_at=day_and_time(queues[0].opens_at),
+            )
+            return events
+        shown = [q for q in queues if q.service_type == wanted] or [
+            q for q in queues if q.service_type != "贵宾" or tracker.get_slot("vip")
+        ]
+        dispatcher.utter_message(response="utter_queue_header", name=branch.name)
+        for queue in shown:
+            dispatcher.utter_message(
+                response="utter_queue_line",
+                service_type=queue.service_type,
+                waiting=queue.waiting,
+                counters=queue.counters_open,
+                wait=queue.estimated_wait_minutes,
+            )
+        diverted = next((q for q in shown if q.alternative is not None), None)
+        if diverted is not None:
+            utter_divert(dispatcher, branch, diverted)
+        return events
+
+
+class ActionPrepareTicket(Action):
+    """Before queue_form: forget an earlier offer; the nearest branch when located."""
+
+    def name(self) -> str:
+        return "action_prepare_ticket"
+
+    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        events: list[EventType] = [
+            SlotSet("queue_divert", None),
+            SlotSet("queue_alt_branch_id", None),
+            SlotSet("queue_alt_branch_name", None),
+        ]
+        if not slot_str(tracker, "branch"):
+            branch, located = await resolve_branch(tracker)
+            events += located
+            if branch is not None:
+                events += [SlotSet("branch", branch.name), SlotSet("queue_branch_id", branch.branch_id)]
+        return events
+
+
+class ActionAskBranch(Action):
+    def name(self) -> str:
+        return "action_ask_branch"
+
+    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        dispatcher.utter_message(response="utter_ask_branch", buttons=await branch_buttons("inform"))
+        return []
+
+
+class ActionAskServiceType(Action):
+    def name(self) -> str:
+        return "action_ask_service_type"
+
+    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        types = [t for t in SERVICE_TYPES if t != "贵宾" or tracker.get_slot("vip")]
+        dispatcher.utter_message(
+            response="utter_ask_service_type",
+            buttons=[
+                {"title": t, "payload": f'/inform{{"service_type": "{t}"}}'} for t in types
+            ],
+        )
+        return []
+
+
+class ActionAskQueueDivert(Action):
+    def name(self) -> str:
+        return "action_ask_queue_divert"
+
+    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        branch_id = tracker.get_slot("queue_branch_id")
+        service_type = tracker.get_slot("service_type")
+        queues = await services().branches.queue_status(branch_id)
+        queue = next((q for q in queues if q.service_type == service_type), None)
+        if queue is None or queue.alternative is None:
+            # The queue moved on since validation; no reason to divert any more.
+            return [SlotSet("queue_divert", False)]
+        dispatcher.utter_message(
+            response="utter_ask_queue_divert",
+            branch=tracker.get_slot("branch"),
+            service_type=service_type,
+            wait=queue.estimated_wait_minutes,
+            alt_name=queue.alternative.name,
+            alt_distance=f"{queue.alternative.distance_km:.1f}",
+            alt_wait=queue.alternative.estimated_wait_minutes,
+        )
+        return []
+
+
+class ValidateQueueForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_queue_form"
+
+    async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> list[str]:
+        needed = ["branch", "service_type"]
+        if tracker.get_slot("queue_alt_branch_id"):
+            needed.append("queue_divert")
+        return needed
+
+    async def validate_branch(self, slot_value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+        lat, lng, _ = location_of(tracker)
+        found = await services().branches.list_branches(q=str(slot_value), lat=lat, lng=lng)
+        if not found:
+            dispatcher.utter_message(
+                response="utter_branch_not_found",
+                branch=str(slot_value),
+                buttons=await branch_buttons("inform"),
+            )
+            return {"branch": None, "queue_branch_id": None}
+        branch = found[0]
+        result: dict[str, Any] = {"branch": branch.name, "queue_branch_id": branch.branch_id}
+        service_type = tracker.get_slot("service_type")
+        if service_type and "service_type" not in tracker.slots_to_validate():
+            result.update(await self._check_queue(dispatcher, tracker, branch.branch_id, branch.name, service_type))
+        return result
+
+    async def validate_service_type(
+        self, slot_value: Any, dispatcher, tracker, domain
+    ) -> dict[str, Any]:
+        value = str(slot_value or "").strip()
+        service_type = next((t for t in SERVICE_TYPES if t in value or value in t), None) if value else None
+        if service_type is None:
+            await ActionAskServiceType().run(dispatcher, tracker, domain)
+            return {"service_type": None}
+        branch_id = tracker.get_slot("queue_branch_id")
+        if not branch_id:
+            return {"service_type": service_type}
+        return {
+            "service_type": service_type,
+            **await self._check_queue(
+                dispatcher, tracker, branch_id, tracker.get_slot("branch"), service_type
+            ),
+        }
+
+    async def _check_queue(
+        self, dispatcher, tracker, branch_id: str, branch_name: str, service_type: str
+    ) -> dict[str, Any]:
+        queues = await services().branches.queue_status(branch_id)
+        queue = next((q for q in queues if q.service_type == service_type), None)
+        if queue is None or not queue.offered:
+            dispatcher.utter_message(
+                response="utter_service_not_offered", branch=branch_name, service_type=service_type
+            )
+            return {"service_type": None}
+        if queue.alternative is not None and tracker.get_slot("queue_divert") is None:
+            return {
+                "queue_alt_branch_id": queue.alternative.branch_id,
+                "queue_alt_branch_name": queue.alternative.name,
+            }
+        return {}
+
+
+class ActionTakeQueueTicket(Action):
+    def name(self) -> str:
+        return "action_take_queue_ticket"
+
+    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        reset = [SlotSet(name, None) for name in QUEUE_SLOTS]
+        diverted = bool(tracker.get_slot("queue_divert")) and tracker.get_slot("queue_alt_branch_id")
+        branch_id = tracker.get_slot("queue_alt_branch_id") if diverted else tracker.get_slot("queue_branch_id")
+        service_type = tracker.get_slot("service_type")
+        try:
+            ticket = await services().branches.take_ticket(
+                channel_of(tracker),
+                tracker.sender_id,
+                branch_id,
+                service_type,
+                token=tracker.get_slot("auth_token"),
+            )
+        except ActiveTicketExists as exc:
+            dispatcher.utter_message(
+                response="utter_ticket_exists",
+                branch=tracker.get_slot("branch"),
+                number=exc.details.get("number", ""),
+            )
+            return reset
+        except BranchClosed as exc:
+            dispatcher.utter_message(
+                response="utter_queue_closed",
+                name=tracker.get_slot("branch"),
+                opens_at=day_and_time(exc.opens_at),
+            )
+            return reset
+        except (VipOnly, VerificationRequired):
+            dispatcher.utter_message(response="utter_ticket_vip_only")
+            return reset
+        except ServiceNotOffered:
+            dispatcher.utter_message(
+                response="utter_service_not_offered",
+                branch=tracker.get_slot("branch"),
+                service_type=service_type,
+            )
+            return reset
+        dispatcher.utter_message(
+            response="utter_ticket_taken",
+            number=ticket.number,
+            branch=ticket.branch_name,
+            service_type=ticket.service_type,
+            ahead=ticket.people_ahead,
+            wait=ticket.estimated_wait_minutes,
+            address=ticket.branch_address,
+        )
+        return reset
+
+
+class ActionCheckQueueTicket(Action):
+    def name(self) -> str:
+        return "action_check_queue_ticket"
+
+    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        tickets = await services().branches.list_tickets(channel_of(tracker), tracker.sender_id)
+        if not tickets:
+            dispatcher.utter_message(response="utter_no_ticket")
+        for ticket in tickets:
+            dispatcher.utter_message(
+                response="utter_ticket_called" if ticket.status == "called" else "utter_ticket_waiting",
+                number=ticket.number,
+                branch=ticket.branch_name,
+                service_type=ticket.service_type,
+                ahead=ticket.people_ahead,
+                wait=ticket.estimated_wait_minutes,
+            )
+        return []
+
+
+class ActionCancelQueueTicket(Action):
+    def name(self) -> str:
+        return "action_cancel_queue_ticket"
+
+    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        channel = channel_of(tracker)
+        tickets = [
+            t
+            for t in await services().branches.list_tickets(channel, tracker.sender_id)
+            if t.status == "waiting"
+        ]
+        wanted = slot_str(tracker, "branch")
+        if wanted:
+            tickets = [t for t in tickets if wanted in t.branch_name or t.branch_name in wanted] or tickets
+        if not tickets:
+            dispatcher.utter_message(response="utter_no_ticket")
+            return [SlotSet("branch", None)]
+        if len(tickets) > 1:
+            dispatcher.utter_message(
+                response="utter_which_ticket",
+                buttons=[
+                    {
+                        "title": f"{t.number} {t.branch_name}",
+                        "payload": f'/cancel_queue_ticket{{"branch": "{t.branch_name}"}}',
+                    }
+                    for t in tickets
+                ],
+            )
+            return []
+        ticket = tickets[0]
+        try:
+            await services().branches.cancel_ticket(ticket.ticket_id, channel, tracker.sender_id)
+        except (TicketNotActive, NotFound):
+            dispatcher.utter_message(response="utter_ticket_not_active", number=ticket.number)
+            return [SlotSet("branch", None)]
+        dispatcher.utter_message(
+            response="utter_ticket_cancelled", branch=ticket.branch_name, number=ticket.number
+        )
+        return [SlotSet("branch", None)]
