@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import date
 from typing import Any
@@ -240,10 +241,9 @@ class ValidateTransferForm(FormValidationAction):
         result: dict[str, Any] = {"amount": str(value)}
         payee = tracker.get_slot("payee")
         if payee:
-            try:
+            # An unknown payee is reported by validate_payee.
+            with contextlib.suppress(PayeeNotFound):
                 result.update(await self._quote(dispatcher, tracker, payee, value))
-            except PayeeNotFound:
-                pass  # validate_payee reports the payee
         return result
 
     async def validate_transfer_confirmed(
@@ -267,6 +267,9 @@ class ActionExecuteTransfer(Action):
             dispatcher.utter_message(response="utter_transfer_cancelled")
             return reset_transfer()
         amount = parse_amount(tracker.get_slot("amount"))
+        if amount is None or not tracker.get_slot("payee"):
+            dispatcher.utter_message(response="utter_transfer_cancelled")
+            return reset_transfer()
         key = tracker.get_slot("transfer_key") or uuid.uuid4().hex
         try:
             transfer = await services().accounts.create_transfer(
@@ -280,7 +283,7 @@ class ActionExecuteTransfer(Action):
             dispatcher.utter_message(response="utter_verification_expired")
             return reset_transfer()
         except LimitExceeded as exc:
-            utter_limit_exceeded(dispatcher, exc, amount or 0, channel_of(tracker))
+            utter_limit_exceeded(dispatcher, exc, amount, channel_of(tracker))
             return reset_transfer()
         except InvalidCardState as exc:
             state = "lost" if exc.details.get("state") == "lost" else "frozen"

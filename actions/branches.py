@@ -40,8 +40,8 @@ def location_of(tracker: Tracker) -> tuple[float | None, float | None, list[Even
         try:
             lat, lng = float(location["lat"]), float(location["lng"])
         except (KeyError, TypeError, ValueError):
-            lat = lng = None
-        if lat is not None and -90 <= lat <= 90 and lng is not None and -180 <= lng <= 180:
+            lat, lng = 999.0, 999.0  # unusable: ignored below
+        if -90 <= lat <= 90 and -180 <= lng <= 180:
             return lat, lng, [SlotSet("location_lat", lat), SlotSet("location_lng", lng)]
     lat, lng = tracker.get_slot("location_lat"), tracker.get_slot("location_lng")
     return (float(lat) if lat is not None else None, float(lng) if lng is not None else None, [])

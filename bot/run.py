@@ -7,6 +7,7 @@ ports and a temporary data folder.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -143,10 +144,8 @@ class Stack:
         """SIGTERM every process group, then SIGKILL what is left after ``grace``."""
         for proc in reversed(self.processes):
             if proc.popen and proc.popen.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.popen.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
         deadline = time.monotonic() + grace
         for proc in self.processes:
             if proc.popen is None:
@@ -154,10 +153,8 @@ class Stack:
             try:
                 proc.popen.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.popen.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 proc.popen.wait()
         self.processes.clear()
 

@@ -270,8 +270,8 @@ class NumeralAnalyzer:
 
         runs = []
         not_after = starts.get("NOT_AFTER", {})
-        for _, s, e in sorted(self._runs(doc), key=lambda m: m[1]):
-            for s, e in self._pieces(doc, s, e):
+        for _, run_start, run_end in sorted(self._runs(doc), key=lambda m: m[1]):
+            for s, e in self._pieces(doc, run_start, run_end):
                 while s < e and doc[s].text in ".,":
                     s += 1
                 while e > s and doc[e - 1].text in ".,":

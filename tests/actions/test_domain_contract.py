@@ -59,8 +59,9 @@ def implemented_actions() -> set[str]:
     import importlib
     import pkgutil
 
-    import actions
     from rasa_sdk import Action
+
+    import actions
 
     for info in pkgutil.iter_modules(actions.__path__):
         importlib.import_module(f"actions.{info.name}")
