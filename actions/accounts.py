@@ -11,7 +11,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.base import BankAction, channel_of, services, slot_str
+from actions.base import BankAction, channel_of, services, skip_cleared, slot_str
 from actions.products import offer_events
 from bot.formatting import card_label, format_cny, parse_amount, short_date
 from bot.nlu.time_range import parse_time_range
@@ -210,6 +210,7 @@ class ValidateTransferForm(FormValidationAction):
             "transfer_review": quote.review,
         }
 
+    @skip_cleared
     async def validate_payee(self, slot_value, dispatcher, tracker, domain) -> dict[str, Any]:
         payee = str(slot_value or "").strip()
         token = tracker.get_slot("auth_token")
@@ -233,6 +234,7 @@ class ValidateTransferForm(FormValidationAction):
             result.update(await self._quote(dispatcher, tracker, payee, amount))
         return result
 
+    @skip_cleared
     async def validate_amount(self, slot_value, dispatcher, tracker, domain) -> dict[str, Any]:
         value = parse_amount(slot_value)
         if value is None:
@@ -246,6 +248,7 @@ class ValidateTransferForm(FormValidationAction):
                 result.update(await self._quote(dispatcher, tracker, payee, value))
         return result
 
+    @skip_cleared
     async def validate_transfer_confirmed(
         self, slot_value, dispatcher, tracker, domain
     ) -> dict[str, Any]:

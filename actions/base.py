@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -106,3 +108,24 @@ class BankAction(Action):
 def slot_str(tracker: Tracker, name: str) -> str | None:
     value: Any = tracker.get_slot(name)
     return None if value in (None, "") else str(value)
+
+
+def skip_cleared(
+    validate: Callable[..., Awaitable[dict[str, Any]]],
+) -> Callable[..., Awaitable[dict[str, Any]]]:
+    """A ``validate_<slot>`` method that ignores a slot another action merely cleared.
+
+    rasa_sdk hands every slot set just before a form runs to its validator, including
+    ``SlotSet(slot, None)`` from the action that reset the task; None is no answer.
+    """
+    slot = validate.__name__.removeprefix("validate_")
+
+    @functools.wraps(validate)
+    async def wrapper(
+        self: Any, slot_value: Any, dispatcher: Any, tracker: Any, domain: Any
+    ) -> dict[str, Any]:
+        if slot_value is None:
+            return {slot: None}
+        return await validate(self, slot_value, dispatcher, tracker, domain)
+
+    return wrapper

@@ -8,7 +8,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.base import channel_of, services, slot_str
+from actions.base import channel_of, services, skip_cleared, slot_str
 from bot.formatting import clock_time, day_and_time
 from bot.services.errors import (
     ActiveTicketExists,
@@ -236,6 +236,7 @@ class ValidateQueueForm(FormValidationAction):
             needed.append("queue_divert")
         return needed
 
+    @skip_cleared
     async def validate_branch(self, slot_value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
         lat, lng, _ = location_of(tracker)
         found = await services().branches.list_branches(q=str(slot_value), lat=lat, lng=lng)
@@ -253,6 +254,7 @@ class ValidateQueueForm(FormValidationAction):
             result.update(await self._check_queue(dispatcher, tracker, branch.branch_id, branch.name, service_type))
         return result
 
+    @skip_cleared
     async def validate_service_type(
         self, slot_value: Any, dispatcher, tracker, domain
     ) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.base import BankAction, services, slot_str
+from actions.base import BankAction, services, skip_cleared, slot_str
 from bot.formatting import card_label, format_cny, long_date
 from bot.services.errors import (
     CardNotFound,
@@ -106,6 +106,7 @@ class ValidateCardForm(FormValidationAction):
     def name(self) -> str:
         return "validate_card_form"
 
+    @skip_cleared
     async def validate_card_last4(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
@@ -122,6 +123,7 @@ class ValidateCardForm(FormValidationAction):
             return {"card_last4": None}
         return {"card_last4": card.last4, "card_display": card_label(card.card_type, card.last4)}
 
+    @skip_cleared
     async def validate_card_confirmed(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.base import BankAction, services, slot_str
+from actions.base import BankAction, services, skip_cleared, slot_str
 from bot.formatting import format_cny, long_date, parse_amount, percent, term_label
 from bot.nlu.time_range import parse_term_days
 from bot.services.errors import (
@@ -244,21 +244,27 @@ class ValidateRiskForm(FormValidationAction):
             return {slot: None}
         return {slot: letter}
 
+    @skip_cleared
     async def validate_risk_q1(self, slot_value, dispatcher, tracker, domain) -> dict[str, Any]:
         return await self._answer("risk_q1", slot_value, dispatcher)
 
+    @skip_cleared
     async def validate_risk_q2(self, slot_value, dispatcher, tracker, domain) -> dict[str, Any]:
         return await self._answer("risk_q2", slot_value, dispatcher)
 
+    @skip_cleared
     async def validate_risk_q3(self, slot_value, dispatcher, tracker, domain) -> dict[str, Any]:
         return await self._answer("risk_q3", slot_value, dispatcher)
 
+    @skip_cleared
     async def validate_risk_q4(self, slot_value, dispatcher, tracker, domain) -> dict[str, Any]:
         return await self._answer("risk_q4", slot_value, dispatcher)
 
+    @skip_cleared
     async def validate_risk_q5(self, slot_value, dispatcher, tracker, domain) -> dict[str, Any]:
         return await self._answer("risk_q5", slot_value, dispatcher)
 
+    @skip_cleared
     async def validate_risk_q6(self, slot_value, dispatcher, tracker, domain) -> dict[str, Any]:
         return await self._answer("risk_q6", slot_value, dispatcher)
 

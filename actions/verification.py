@@ -11,7 +11,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.base import channel_of, is_step_up_fresh, services, verification_events
+from actions.base import channel_of, is_step_up_fresh, services, skip_cleared, verification_events
 from bot.services.errors import (
     CustomerNotFound,
     OtpExpired,
@@ -57,6 +57,7 @@ class ValidateVerifyForm(FormValidationAction):
         binding = await services().accounts.get_binding(channel_of(tracker), tracker.sender_id)
         return ["otp_code"] if binding else ["phone", "otp_code"]
 
+    @skip_cleared
     async def validate_phone(
         self,
         slot_value: Any,
@@ -81,6 +82,7 @@ class ValidateVerifyForm(FormValidationAction):
         dispatcher.utter_message(response="utter_otp_sent", masked_phone=sent.masked_phone)
         return {"phone": phone, "otp_requested": True}
 
+    @skip_cleared
     async def validate_otp_code(
         self,
         slot_value: Any,

@@ -50,6 +50,8 @@ async def test_bind_balance_transfer_and_card_loss(running_stack) -> None:
 
         reply = await chat.say("查余额")
         assert "验证" in reply and "手机号" in reply
+        # Nothing was typed yet, so nothing may be called malformed.
+        assert "6位数字" not in reply and "格式" not in reply
 
         reply = await chat.say("13800138000")
         assert "138****8000" in reply and "13800138000" not in reply
