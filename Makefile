@@ -73,7 +73,9 @@ test-stories: train
 
 test-nlu: train
 	$(RASA) test nlu --model $(MODEL) --nlu tests/nlu/heldout.yml --out results/nlu
-	$(PY) -m bot.nlu.report results/nlu/intent_report.json --min-accuracy 0.90
+	$(PY) -m bot.nlu.report results/nlu/intent_report.json --min-accuracy 0.92
+	$(PY) -m bot.nlu.fallback_report --model $(MODEL) --nlu tests/nlu/heldout.yml --nlu tests/nlu/blind.yml \
+		--min-oos-caught 0.80 --max-in-scope-fallback 0.03
 
 test: venv node browser-deps train validate
 	$(PY) -m pytest -q
