@@ -101,7 +101,9 @@ def webchat_stack(cors: str = "*") -> Iterator[WebChatStack]:
         yield WebChatStack(web_url=web_url, rasa_url=rasa_url)
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running in this thread
+# while it is open, and pytest-asyncio refuses async fixtures in later modules then.
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[object]:
     """Debian's headless Chromium through Playwright (no browser download)."""
     if not CHROMIUM.exists():
