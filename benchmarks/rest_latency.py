@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import socket
 import statistics
 import tempfile
 import time
@@ -21,7 +22,13 @@ import aiohttp
 
 from bot.run import Stack
 from bot.settings import Settings
-from tests.conftest import free_port
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
 
 MESSAGES = ["你好", "你能做什么", "查余额", "13800138000", "算了", "谢谢", "讲个笑话", "转人工"]
 
