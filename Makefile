@@ -15,13 +15,14 @@ PYTHON310 := $(shell for c in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: help venv node browser-deps train seed run test test-unit validate test-stories test-nlu bench lint clean wechat-menu
+.PHONY: help venv node browser-deps train seed run test test-unit validate test-stories test-nlu bench bench-wechat lint clean wechat-menu
 
 help:
 	@echo "make run    - install, train if needed, seed the sandbox bank, start every process"
 	@echo "make test   - the whole test suite (unit, integration, browser, stories, held-out NLU)"
 	@echo "make train  - train the model (skipped when data and config are unchanged)"
-	@echo "make bench  - latency benchmark of the REST channel"
+	@echo "make bench  - latency benchmark of the REST channel, then the WeChat load test"
+	@echo "make bench-wechat - 50 simulated WeChat users at once (fake WeChat API, loopback)"
 	@echo "make lint   - ruff and mypy"
 
 $(VENV)/.stamp: requirements.lock pyproject.toml
@@ -88,6 +89,12 @@ wechat-menu: venv
 
 bench: venv train
 	$(PY) benchmarks/rest_latency.py --model $(MODEL)
+	$(PY) benchmarks/wechat_load.py --model $(MODEL)
+
+# N simulated WeChat users (safe mode) against the whole stack; fails on any
+# duplicate or lost answer. BENCH_ARGS="--users 20 --messages 6" to vary it.
+bench-wechat: venv train
+	$(PY) benchmarks/wechat_load.py --model $(MODEL) $(BENCH_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check bot actions tests benchmarks
