@@ -217,9 +217,9 @@ class NumeralAnalyzer:
 
     def __init__(self) -> None:
         """The spaCy pipeline is built lazily on first use."""
-        self._nlp = None
-        self._runs = None
-        self._phrases = None
+        self._nlp: Any = None  # spaCy pipeline, matchers: built on first use
+        self._runs: Any = None
+        self._phrases: Any = None
 
     def _setup(self) -> None:
         import spacy
@@ -260,7 +260,7 @@ class NumeralAnalyzer:
         vocab = self._nlp.vocab.strings
         ends: dict[str, dict[int, int]] = {}  # label -> end token -> start token
         starts: dict[str, dict[int, int]] = {}  # label -> start token -> end token
-        context_tokens = set()
+        context_tokens: set[int] = set()
         for match_id, s, e in self._phrases(doc):
             label = vocab[match_id]
             ends.setdefault(label, {})[e] = s
@@ -305,10 +305,10 @@ class NumeralAnalyzer:
         for run in runs:
             if id(run) in used or run.char_start < consumed:
                 continue
-            entity = self._classify(doc, run, ends, starts)
-            if entity:
-                found.append(entity)
-                consumed = entity["end"]
+            classified = self._classify(doc, run, ends, starts)
+            if classified:
+                found.append(classified)
+                consumed = classified["end"]
         found.sort(key=lambda e: e["start"])
         return [e for e in found if e["entity"] in dimensions]
 

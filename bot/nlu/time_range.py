@@ -105,7 +105,7 @@ def _week_start(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def _fixed(today: date) -> list[tuple[str, Callable[[date], DateRange]]]:
+def _fixed(today: date) -> list[tuple[str, Callable[[date], Optional[DateRange]]]]:
     """Phrases whose meaning needs no number."""
     first_of_month = today.replace(day=1)
     last_month_end = first_of_month - timedelta(days=1)
@@ -215,15 +215,16 @@ def parse_term_days(text: str) -> Optional[int]:
     if not text:
         return None
     compact = re.sub(r"\s+", "", text)
+    count: Optional[float]
     match = _TERM_HALF_MONTH_RE.search(compact)
     if match:
-        count = _number(match.group("count"))
-        return None if count is None else count * DAYS_PER_MONTH + DAYS_PER_MONTH // 2
+        months = _number(match.group("count"))
+        return None if months is None else months * DAYS_PER_MONTH + DAYS_PER_MONTH // 2
     match = _TERM_RE.search(compact)
     if match:
         raw, unit = match.group("count"), match.group("unit").lstrip("个")
         if raw == "半":
-            count: Optional[float] = 0.5
+            count = 0.5
         elif re.fullmatch(r"\d+\.\d+", raw):
             count = float(raw)
         else:
