@@ -19,16 +19,25 @@ the fake API records for that openid. Per message:
 * duplicate: more than one answer (a passive reply AND a send, two groups of sends
   more than 1.5 s apart, a retry answered with a different passive reply, or more user
   turns in Rasa's tracker than messages sent);
-* lost: no answer within 15 s.
+* lost: no answer within 15 s (the user then still waits up to 45 s for a late
+  answer before its next message, so that a late answer is not taken for a duplicate).
 
 WeChat's retry is replayed for a sample (10 %): the same MsgId is delivered again 1 s
-after the first delivery (re-signed, new nonce). It must be answered with ``success``
-or the same passive reply, and cause no extra send and no extra turn. The user sends
+after the first delivery (re-signed, new nonce). It must get ``success`` or the same
+passive reply and cause no extra send and no extra turn; if it overtook the first
+delivery (which then gets ``success``), its passive reply is the answer. The user sends
 its next message only after that retry came back (so every send is attributed to the
-right message).
+right message). HTTP answers slower than 5 s are counted too: WeChat would not wait
+for them.
+
+Also reported: the CPU time each process used per message, and how long a trivial
+request to the Rasa server and the action server took meanwhile (their event loops'
+delay); ``--profile`` splits each turn by the tracker's timestamps and ``--cprofile``
+runs the Rasa server under cProfile.
 
 Exit status 1 when any message is duplicated or lost (or not sent before the time
-limit). Everything stays on 127.0.0.1; the run stops after ``--max-seconds`` (300).
+limit). Everything stays on 127.0.0.1; the whole run, start-up included, stops after
+``--max-seconds`` (300).
 
     python benchmarks/wechat_load.py --model models/bankbot.tar.gz [--users 50] [--messages 4]
 """
@@ -103,13 +112,14 @@ class Message:
     status: int = 0
     passive: str | None = None
     latency: float | None = None  # until the answer; None: lost
-    kind: str = ""  # passive / kf / lost
+    kind: str = ""  # passive / retry (the retry's passive reply) / kf / lost
     late: float | None = None  # a lost message's answer that came after ANSWER_TIMEOUT
     sends: list[float] = field(default_factory=list)  # arrival times in this message's window
     retried: bool = False
     retry_status: int = 0
     retry_reply: str | None = None
     retry_seconds: float = 0.0
+    retry_at: float = 0.0  # monotonic time the retry's HTTP answer arrived
     duplicate_reasons: list[str] = field(default_factory=list)
 
     @property
@@ -175,20 +185,39 @@ class User:
             return None
         return str(reply.get("Content") or "")
 
-    async def wait_for_send(self, after: int, until: float) -> bool:
+    def answer_time(self, msg: Message, sends_before: int) -> tuple[str, float] | None:
+        """How ``msg`` has been answered so far, and when (seconds after sending).
+
+        WeChat takes one HTTP answer per message: the passive reply of the first
+        delivery or, when the retry ran the turn, the retry's; otherwise the first
+        customer-service send."""
+        if msg.passive:
+            return "passive", msg.http_seconds
+        found: list[tuple[float, str]] = []
+        arrivals = self.fake.arrivals.get(self.openid, [])
+        if len(arrivals) > sends_before:
+            found.append((arrivals[sends_before] - msg.started, "kf"))
+        if msg.retry_reply and msg.retry_at:
+            found.append((msg.retry_at - msg.started, "retry"))
+        if not found:
+            return None
+        seconds, kind = min(found)
+        return kind, seconds
+
+    async def wait_for_answer(
+        self, msg: Message, sends_before: int, until: float
+    ) -> tuple[str, float] | None:
         event = self.fake.event_for(self.openid)
-        while len(self.fake.arrivals.get(self.openid, [])) <= after:
-            left = until - time.monotonic()
-            if left <= 0:
-                return False
+        while True:
             event.clear()
-            if len(self.fake.arrivals.get(self.openid, [])) > after:
-                break
+            answer = self.answer_time(msg, sends_before)
+            left = until - time.monotonic()
+            if answer is not None or left <= 0:
+                return answer
             try:
                 await asyncio.wait_for(event.wait(), left)
             except asyncio.TimeoutError:
-                return False
-        return True
+                return self.answer_time(msg, sends_before)
 
     async def retry(self, msg: Message, xml: str) -> None:
         await asyncio.sleep(max(0.0, msg.started + RETRY_AFTER - time.monotonic()))
@@ -196,6 +225,8 @@ class User:
             status, text, seconds = await self.post(xml)
             msg.retry_status, msg.retry_seconds = status, seconds
             msg.retry_reply = self.passive_text(status, text)
+            msg.retry_at = time.monotonic()
+            self.fake.event_for(self.openid).set()  # may be the answer (see answer_time)
         except Exception as exc:  # noqa: BLE001 - reported, never fatal
             self.run.errors.append(f"retry of user {self.number} #{msg.index}: {exc!r}")
             msg.retry_status = -1
@@ -216,24 +247,24 @@ class User:
             try:
                 status, body, seconds = await asyncio.wait_for(self.post(xml), ANSWER_TIMEOUT)
                 msg.status, msg.http_seconds = status, seconds
-                msg.passive = self.passive_text(status, body)
+                passive = self.passive_text(status, body)
+                # None is `success` (or empty); an empty <Content> is no answer either.
+                msg.passive = passive if passive and passive.strip() else None
                 if status != 200:
                     self.run.errors.append(f"user {self.number} #{index}: HTTP {status} {body[:60]!r}")
             except Exception as exc:  # noqa: BLE001 - a timeout or a broken reply: lost
                 self.run.errors.append(f"user {self.number} #{index}: {exc!r}")
-            if msg.passive is not None and msg.passive.strip() not in ("", "success"):
-                msg.kind, msg.latency = "passive", msg.http_seconds
-            elif await self.wait_for_send(sends_before, msg.started + ANSWER_TIMEOUT):
-                msg.kind = "kf"
-                msg.latency = self.fake.arrivals[self.openid][sends_before] - msg.started
+            answer = await self.wait_for_answer(msg, sends_before, msg.started + ANSWER_TIMEOUT)
+            if answer is not None and answer[1] <= ANSWER_TIMEOUT:
+                msg.kind, msg.latency = answer
             else:
                 msg.kind = "lost"
                 # Wait for a late answer (still lost) so it is not taken for a
                 # duplicate answer to this user's next message.
-                if await self.wait_for_send(
-                    sends_before, min(msg.started + LATE_LIMIT, self.deadline)
-                ):
-                    msg.late = self.fake.arrivals[self.openid][sends_before] - msg.started
+                late = await self.wait_for_answer(
+                    msg, sends_before, min(msg.started + LATE_LIMIT, self.deadline)
+                )
+                msg.late = late[1] if late else None
             if retry_task is not None:
                 await retry_task
             await asyncio.sleep(self.thinks[index])
@@ -245,12 +276,12 @@ class User:
             end = self.sent[i + 1].started if i + 1 < len(self.sent) else float("inf")
             msg.sends = [t for t in arrivals if msg.started <= t < end]
             reasons = msg.duplicate_reasons
-            if msg.kind == "passive" and msg.sends:
+            if (msg.passive or msg.retry_reply) and msg.sends:
                 reasons.append(f"passive reply and {len(msg.sends)} customer-service send(s)")
             groups = 1 + sum(1 for a, b in itertools.pairwise(msg.sends) if b - a > GROUP_GAP)
             if msg.sends and groups > 1:
                 reasons.append(f"{groups} groups of customer-service sends")
-            if msg.retried and msg.retry_reply is not None and msg.retry_reply != msg.passive:
+            if msg.passive and msg.retry_reply and msg.retry_reply != msg.passive:
                 reasons.append("the retry got a different passive reply")
 
 
@@ -439,11 +470,12 @@ def report(run: Run, args: argparse.Namespace, load_before: str, load_after: str
     dups = [m for m in msgs if m.duplicate]
     extra_turns = sum(run.extra_turns.values())
     missing_turns = sum(run.missing_turns.values())
-    kinds = {k: sum(1 for m in msgs if m.kind == k) for k in ("passive", "kf", "lost")}
+    kinds = {k: sum(1 for m in msgs if m.kind == k) for k in ("passive", "retry", "kf", "lost")}
     slow_http = sum(1 for m in msgs if m.http_seconds > 5.0)
     retried = [m for m in msgs if m.retried]
     retry_success = sum(1 for m in retried if m.retry_status == 200 and m.retry_reply is None)
     retry_same = sum(1 for m in retried if m.retry_reply is not None and m.retry_reply == m.passive)
+    retry_first = sum(1 for m in retried if m.retry_reply is not None and m.passive is None)
     duplicates = len(dups) + extra_turns
     share = within / len(msgs) if msgs else 0.0
 
@@ -452,8 +484,8 @@ def report(run: Run, args: argparse.Namespace, load_before: str, load_after: str
     print(f"  machine: {load_before} before, {load_after} after")
     print(f"  messages sent {len(msgs)} in {run.wall_seconds:.1f} s"
           f"{f', not sent before the time limit {run.unsent}' if run.unsent else ''}")
-    print(f"  answered by passive reply {kinds['passive']}, by customer-service send "
-          f"{kinds['kf']}, lost {kinds['lost']}")
+    print(f"  answered by passive reply {kinds['passive']} (to the retry {kinds['retry']}), "
+          f"by customer-service send {kinds['kf']}, lost {kinds['lost']}")
     print(f"  answered within {TARGET_SECONDS} s: {within}/{len(msgs)} = {share:.1%}")
     if lat:
         print(f"  latency p50 {pct(lat, 50):.2f} s   p95 {pct(lat, 95):.2f} s   "
@@ -463,7 +495,7 @@ def report(run: Run, args: argparse.Namespace, load_before: str, load_after: str
         print(f"  HTTP answer to WeChat p50 {pct(http, 50):.2f} s   p95 {pct(http, 95):.2f} s   "
               f"max {http[-1]:.2f} s   (over 5 s: {slow_http})")
     print(f"  retries replayed {len(retried)}: answered success {retry_success}, the same "
-          f"passive reply {retry_same}")
+          f"passive reply {retry_same}, the reply (the first delivery got success) {retry_first}")
     print(f"  duplicates {duplicates} (messages {len(dups)}, extra Rasa turns {extra_turns})")
     print(f"  lost {len(lost)} (turns missing in Rasa's tracker {missing_turns})")
     for m in dups[:10]:

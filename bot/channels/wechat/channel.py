@@ -20,6 +20,12 @@ WeChat calls ``/webhooks/wechat/webhook``:
   back as one passive reply (encrypted when the request was); otherwise the
   channel answers ``success`` at once (WeChat gives up after 5 s and retries)
   and delivers the answer through the customer-service API when it is ready.
+  At most ``max_concurrent_turns`` turns run at once; a message that finds them
+  all busy waits for a slot (first come, first served; the wait counts towards
+  ``reply_wait_seconds``), so that Rasa's event loop stays free enough to answer
+  every callback in time. When the queue is so long that the answer cannot be
+  ready within the wait (judged by the recent turn times), ``success`` goes back
+  at once instead of holding WeChat's request for nothing.
 
 Rejections: bad signature, wrong AppID, stale timestamp, replayed nonce -> 403;
 bad XML (including any DOCTYPE/ENTITY) -> 400; body over the cap -> 413. All are
@@ -236,6 +242,10 @@ class WeChatInput(InputChannel):
         self.crypto = self._make_crypto()
         self.msgmenu_allowed = config.use_msgmenu
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._turn_slots: asyncio.Semaphore | None = None  # made in the serving loop
+        self._queued = 0  # turns waiting for a slot
+        self._running: dict[object, float] = {}  # start times of the turns in the slots
+        self._turn_seconds: float | None = None  # moving average of recent turn times
         if not config.configured:
             logger.warning(
                 "%s channel has no token (%sTOKEN): every callback is refused with 503",
@@ -341,6 +351,50 @@ class WeChatInput(InputChannel):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+    def _slots(self) -> asyncio.Semaphore | None:
+        limit = self.config.max_concurrent_turns
+        if limit <= 0:
+            return None
+        if self._turn_slots is None:
+            self._turn_slots = asyncio.Semaphore(limit)
+        return self._turn_slots
+
+    async def _run_turn(self, on_new_message: OnNewMessage, message: UserMessage) -> Any:
+        """One Rasa turn, after waiting for a free slot (first come, first served)."""
+        slots = self._slots()
+        if slots is None:
+            return await on_new_message(message)
+        self._queued += 1
+        try:
+            await slots.acquire()
+        finally:
+            self._queued -= 1
+        started = time.monotonic()
+        token = object()
+        self._running[token] = started
+        try:
+            return await on_new_message(message)
+        finally:
+            slots.release()
+            del self._running[token]
+            took = time.monotonic() - started
+            previous = self._turn_seconds
+            self._turn_seconds = took if previous is None else 0.8 * previous + 0.2 * took
+
+    def _answer_cannot_be_passive(self) -> bool:
+        """True when every slot is busy and the turns queued ahead leave no chance of
+        an answer within ``reply_wait_seconds``. A turn is taken to last as long as
+        recent turns did, or as long as the oldest running one has run so far."""
+        limit = self.config.max_concurrent_turns
+        slots = self._turn_slots
+        if limit <= 0 or slots is None or not slots.locked():
+            return False
+        turn = self._turn_seconds or 0.0
+        if self._running:
+            turn = max(turn, time.monotonic() - min(self._running.values()))
+        expected = ((self._queued + 1) / limit + 1) * turn
+        return expected > self.config.reply_wait_seconds
 
     async def drain(self, timeout: float = 30.0) -> None:
         """Wait for pending answers (server shutdown, tests)."""
@@ -506,7 +560,13 @@ class WeChatInput(InputChannel):
             input_channel=self.name(),
             metadata=turn.metadata,
         )
-        task = asyncio.ensure_future(on_new_message(user_message))
+        busy = self._answer_cannot_be_passive()
+        task = asyncio.ensure_future(self._run_turn(on_new_message, user_message))
+        if busy:
+            logger.info("Rasa is busy: acknowledged %s at once, answering asynchronously",
+                        mask(openid))
+            self._spawn(self._finish_async(task, key, openid, output))
+            return Reply()
         try:
             await asyncio.wait({task}, timeout=self.config.reply_wait_seconds)
         except asyncio.CancelledError:

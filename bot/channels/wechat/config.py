@@ -17,7 +17,16 @@ Optional keys (same override rule, ``WECHAT_`` + upper-case key):
 ``nonce_ttl_seconds`` (600), ``store`` (``memory`` or ``redis``), ``redis_url``,
 ``use_msgmenu`` (true), ``kf_quota`` (5), ``event_kf_quota`` (3),
 ``api_timeout_seconds`` (5), ``option_ttl_seconds`` (1800),
-``location_ttl_seconds`` (1800).
+``location_ttl_seconds`` (1800), ``max_concurrent_turns`` (4; 0 = no limit).
+
+``max_concurrent_turns``: how many Rasa turns this channel runs at once. Rasa's
+NLU, policies, tracker store and event broker run on the server's event loop, so
+with dozens of turns in flight every turn (and every callback's answer to
+WeChat) waits behind all the others; later messages wait for a slot instead,
+within ``reply_wait_seconds``, and are answered through the customer-service API
+if that runs out. Four keep the loop busy while some turns wait for the action
+server (two left it idle a third of the time in ``benchmarks/wechat_load.py``)
+and its delay under a second; raise it when actions wait on slow back-ends.
 """
 
 from __future__ import annotations
@@ -71,6 +80,7 @@ class WeChatConfig:
     kf_quota: int = 5
     event_kf_quota: int = 3
     api_timeout_seconds: float = 5.0
+    max_concurrent_turns: int = 4
     processing_ttl_seconds: int = 300
     completed_ttl_seconds: int = 24 * 3600
     option_ttl_seconds: int = 1800
@@ -149,6 +159,8 @@ class WeChatConfig:
             raise ConfigError(f"{self.env_prefix}STORE must be 'memory' or 'redis'")
         if self.reply_wait_seconds < 0 or self.reply_wait_seconds > 4.5:
             raise ConfigError(f"{self.env_prefix}REPLY_WAIT_SECONDS must be between 0 and 4.5")
+        if self.max_concurrent_turns < 0:
+            raise ConfigError(f"{self.env_prefix}MAX_CONCURRENT_TURNS must be 0 (no limit) or more")
         if self.max_body_bytes <= 0:
             raise ConfigError(f"{self.env_prefix}MAX_BODY_BYTES must be positive")
         if not self.api_base.startswith(("http://", "https://")):

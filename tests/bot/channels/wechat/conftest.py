@@ -45,11 +45,18 @@ class ScriptedAgent:
     fail: int = 0  # how many of the next turns raise
     replies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     received: list[UserMessage] = field(default_factory=list)
+    running: int = 0  # turns in progress now
+    most_running: int = 0  # the most turns that ever ran at once
 
     async def handle_message(self, message: UserMessage) -> None:
         self.received.append(message)
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        self.running += 1
+        self.most_running = max(self.most_running, self.running)
+        try:
+            if self.delay:
+                await asyncio.sleep(self.delay)
+        finally:
+            self.running -= 1
         if self.fail > 0:
             self.fail -= 1
             raise RuntimeError("scripted failure")

@@ -168,6 +168,42 @@ async def test_slow_turn_acks_success_then_one_async_answer(
     assert sends[0]["text"]["content"] == "回声：查余额"
 
 
+async def test_turns_beyond_the_limit_wait_for_a_slot_and_all_are_answered(
+    start_channel: Any, fake_api: FakeWeChatAPI
+) -> None:
+    h = await start_channel(reply_wait_seconds=3.0, max_concurrent_turns=2)
+    h.agent.delay = 0.3
+    openids = [new_openid() for _ in range(6)]
+    deliveries = await asyncio.gather(*(say(h, o, f"第{i}条") for i, o in enumerate(openids)))
+    assert h.agent.most_running == 2
+    # 6 turns of 0.3 s, two at a time, fit in the 3 s wait: all answered passively.
+    for i, delivery in enumerate(deliveries):
+        reply = h.wechat.decode_reply(delivery.text, encrypted=True)
+        assert reply is not None and reply["Content"] == f"回声：第{i}条"
+    assert not any(fake_api.sends_to(o) for o in openids)
+
+
+async def test_a_queue_too_long_for_the_deadline_is_acknowledged_at_once(
+    start_channel: Any, fake_api: FakeWeChatAPI
+) -> None:
+    h = await start_channel(reply_wait_seconds=0.5, max_concurrent_turns=1)
+    h.agent.delay = 0.4
+    first = new_openid()
+    await say(h, first, "预热")  # one turn teaches the channel how long turns take
+    openids = [new_openid() for _ in range(4)]
+    deliveries = await asyncio.gather(*(say(h, o, "查余额") for o in openids))
+    acked = [d for d in deliveries if d.text == "success"]
+    assert acked, "a hopeless wait must be answered with success"
+    assert all(d.elapsed < 0.45 for d in acked[1:])  # the later ones did not wait at all
+    pending = [o for o, d in zip(openids, deliveries, strict=True) if d.text == "success"]
+    await wait_for(lambda: all(fake_api.sends_to(o) for o in pending), timeout=10)
+    await h.channel.drain(10)
+    for openid, delivery in zip(openids, deliveries, strict=True):
+        answers = len(fake_api.sends_to(openid)) + (delivery.text != "success")
+        assert answers == 1
+    assert h.agent.most_running == 1
+
+
 async def test_async_answer_uses_msgmenu_and_a_tap_maps_back(
     start_channel: Any, fake_api: FakeWeChatAPI
 ) -> None:
