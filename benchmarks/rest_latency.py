@@ -19,6 +19,7 @@ import uuid
 from pathlib import Path
 
 import aiohttp
+from _common import load_average, stack_cpu
 
 from bot.run import Stack
 from bot.settings import Settings
@@ -69,14 +70,24 @@ def main() -> int:
         try:
             stack.start()
             url = f"{settings.rasa_url}/webhooks/rest/webhook"
+            load_before = load_average()
+            cpu_before = stack_cpu(stack)
             timings = asyncio.run(measure(url, args.messages))
+            cpu_after = stack_cpu(stack)
+            load_after = load_average()
         finally:
             stack.stop()
+    # Warm-up messages are included in the CPU time; the error is small and on the safe side.
+    cpu_ms = {name: (cpu_after.get(name, 0.0) - used) * 1000 / len(timings)
+              for name, used in cpu_before.items()}
     timings.sort()
     q = statistics.quantiles(timings, n=100)
     print(f"REST channel, {len(timings)} messages after warm-up (sequential, 1 client)")
     print(f"  median {statistics.median(timings):.1f} ms   p90 {q[89]:.1f} ms   "
           f"p99 {q[98]:.1f} ms   max {timings[-1]:.1f} ms")
+    print("  CPU per message: " + ", ".join(f"{k} {v:.0f} ms" for k, v in cpu_ms.items()))
+    print(f"  load average (1 min) {load_before:.2f} before, {load_after:.2f} after "
+          f"(on 2 cores; above ~1 the latencies include waiting for a CPU)")
     return 0
 
 

@@ -63,6 +63,8 @@ from aiohttp import web
 # Run as a script from the project root: make the project importable.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _common import stack_cpu  # noqa: E402
+
 from bot.run import Process, Stack  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from tests.bot.channels.wechat.fake_api import FakeWeChatAPI  # noqa: E402
@@ -349,21 +351,6 @@ async def drive(
 
 
 # -- where the time goes ------------------------------------------------------------
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (Linux /proc), 0 when unknown."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return 0.0
-
-
-def stack_cpu(stack: Stack) -> dict[str, float]:
-    cpu = {p.name: cpu_seconds(p.popen.pid) for p in stack.processes if p.popen}
-    cpu["benchmark"] = cpu_seconds(os.getpid())
-    return cpu
 
 
 async def probe_loop(url: str, http: aiohttp.ClientSession, stop: asyncio.Event,
