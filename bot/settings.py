@@ -22,6 +22,18 @@ def _int(env: Mapping[str, str], key: str, default: int) -> int:
         raise ValueError(f"{key} must be an integer, got {raw!r}") from exc
 
 
+def _bool(env: Mapping[str, str], key: str, default: bool) -> bool:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{key} must be a boolean (1/0, true/false), got {raw!r}")
+
+
 @dataclass(frozen=True)
 class ChannelLimits:
     """Per-channel transfer limits in CNY."""
@@ -69,6 +81,38 @@ class Settings:
     offer_incoming_threshold: Decimal = Decimal("10000")
     # Sandbox only: the bank's clock starts here (ISO time) instead of now.
     sandbox_clock_start: datetime | None = None
+    # Staff console: its own database, where it reads Rasa's events, and the
+    # Rasa HTTP API token it uses for takeover (empty: the API is unauthenticated,
+    # acceptable only on loopback in the sandbox profile).
+    console_db_url: str = ""
+    event_source: str = "sql"  # "sql" (Rasa's SQL broker table) or "rabbitmq" (pika broker)
+    events_db_url: str = ""
+    rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    rabbitmq_queue: str = "rasa_events"
+    rasa_token: str = ""
+    console_session_seconds: int = 8 * 3600
+    login_max_failures: int = 5  # per account, then locked for login_lockout_seconds
+    login_lockout_seconds: int = 900
+    # Failed logins allowed from one client address per login_ip_window_seconds.
+    login_ip_max_failures: int = 20
+    login_ip_window_seconds: int = 900
+    # Session cookies only over HTTPS (default: on outside the sandbox profile).
+    console_secure_cookies: bool = False
+    # Argon2id cost of staff passwords; defaults are argon2-cffi's (RFC 9106 low-memory).
+    # Tests lower them to keep hashing cheap.
+    password_hash_time_cost: int = 3
+    password_hash_memory_kib: int = 65536
+    handoff_timeout_seconds: int = 300  # waiting longer than this -> apology to the customer
+    low_confidence_threshold: float = 0.6
+    conversation_idle_seconds: int = 3600  # no message for this long -> "closed"
+    handoff_check_seconds: float = 5.0  # how often waiting handoffs are checked for timeouts
+    rasa_api_timeout: float = 10.0  # console -> Rasa HTTP API calls (takeover)
+    # Event ingestion (bot/console/ingest.py): events per transaction, SQL polling interval.
+    ingest_batch_size: int = 500
+    ingest_poll_seconds: float = 0.3
+    # Trainer workflow (bot/trainer, console /console/trainer): the project whose data/,
+    # domain/ and config.yml the console edits and trains (tests point it at a copy).
+    project_root: Path = PROJECT_ROOT
     limits: Mapping[str, ChannelLimits] = field(
         default_factory=lambda: {
             "web": ChannelLimits(Decimal("50000"), Decimal("200000")),
@@ -133,4 +177,30 @@ class Settings:
                 else None
             ),
             limits=limits,
+            console_db_url=env.get("CONSOLE_DB_URL", f"sqlite:///{data_dir / 'console.db'}"),
+            event_source=env.get("CONSOLE_EVENT_SOURCE", "sql"),
+            events_db_url=env.get("EVENTS_DB_URL", f"sqlite:///{data_dir / 'events.db'}"),
+            rabbitmq_url=env.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F"),
+            rabbitmq_queue=env.get("RABBITMQ_QUEUE", "rasa_events"),
+            rasa_token=env.get("RASA_TOKEN", ""),
+            console_session_seconds=_int(env, "CONSOLE_SESSION_SECONDS", 8 * 3600),
+            login_max_failures=_int(env, "LOGIN_MAX_FAILURES", 5),
+            login_lockout_seconds=_int(env, "LOGIN_LOCKOUT_SECONDS", 900),
+            login_ip_max_failures=_int(env, "LOGIN_IP_MAX_FAILURES", 20),
+            login_ip_window_seconds=_int(env, "LOGIN_IP_WINDOW_SECONDS", 900),
+            console_secure_cookies=_bool(
+                env,
+                "CONSOLE_SECURE_COOKIES",
+                env.get("BANKBOT_PROFILE", "sandbox") != "sandbox",
+            ),
+            password_hash_time_cost=_int(env, "PASSWORD_HASH_TIME_COST", 3),
+            password_hash_memory_kib=_int(env, "PASSWORD_HASH_MEMORY_KIB", 65536),
+            handoff_timeout_seconds=_int(env, "HANDOFF_TIMEOUT_SECONDS", 300),
+            low_confidence_threshold=float(env.get("LOW_CONFIDENCE_THRESHOLD", "0.6")),
+            conversation_idle_seconds=_int(env, "CONVERSATION_IDLE_SECONDS", 3600),
+            handoff_check_seconds=float(env.get("HANDOFF_CHECK_SECONDS", "5")),
+            rasa_api_timeout=float(env.get("RASA_API_TIMEOUT", "10")),
+            ingest_batch_size=_int(env, "INGEST_BATCH_SIZE", 500),
+            ingest_poll_seconds=float(env.get("INGEST_POLL_SECONDS", "0.3")),
+            project_root=Path(env.get("BANKBOT_PROJECT_ROOT") or PROJECT_ROOT),
         )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,6 +16,11 @@ from aiohttp import web
 
 from bot.settings import PROJECT_ROOT, Settings
 
+from . import admin, analytics, auth, conversations, takeover, trainer
+from .db import ensure_schema, make_engine, make_sessionmaker
+from .keys import ENGINE_KEY, EXECUTOR_KEY, SESSIONS_KEY, SETTINGS_KEY, WEBCHAT_JS_KEY
+from .users import DemoPasswordError, prepare_accounts
+
 logger = logging.getLogger(__name__)
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -23,8 +30,6 @@ WEBCHAT_PACKAGE_DIR = PROJECT_ROOT / "node_modules" / "rasa-webchat"
 WEBCHAT_JS = WEBCHAT_PACKAGE_DIR / "lib" / "index.js"
 SOCKET_PATH = "/socket.io/"
 
-SETTINGS_KEY = web.AppKey("settings", Settings)
-WEBCHAT_JS_KEY = web.AppKey("webchat_js", Path)
 
 # Shown to customers by the widget: Chinese only.
 WEBCHAT_TEXT = {
@@ -138,24 +143,52 @@ async def health(request: web.Request) -> web.Response:
 
 
 def setup_routes(app: web.Application) -> None:
-    """Register the web chat page, health check and static files."""
+    """Register the web chat page, health check, static files and the console's pages."""
     app.router.add_get("/", webchat_page, name="webchat")
     app.router.add_get("/health", health, name="health")
     # Before the static prefix, so this exact path wins.
     app.router.add_get("/static/webchat.js", webchat_js, name="webchat_js")
     app.router.add_static("/static/", STATIC_DIR, name="static")
+    for module in (auth, conversations, takeover, analytics, admin, trainer):
+        module.setup(app)
+
+
+async def database_ctx(app: web.Application) -> AsyncIterator[None]:
+    """One engine, session factory and worker pool for the app's lifetime."""
+    settings = app[SETTINGS_KEY]
+    engine = make_engine(settings.console_db_url)
+    ensure_schema(engine)
+    app[ENGINE_KEY] = engine
+    app[SESSIONS_KEY] = make_sessionmaker(engine)
+    try:
+        # Sandbox: create and log the demo staff accounts. Other profiles: refuse to
+        # start while an enabled account still has its public demo password.
+        prepare_accounts(app[SESSIONS_KEY], settings)
+    except DemoPasswordError:
+        engine.dispose()
+        raise
+    executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="console-db")
+    app[EXECUTOR_KEY] = executor
+    yield
+    executor.shutdown(wait=True)
+    engine.dispose()
 
 
 def create_app(settings: Settings, *, webchat_js_path: Path = WEBCHAT_JS) -> web.Application:
     """Build the web app for ``settings``."""
-    app = web.Application(middlewares=[security_headers])
+    app = web.Application(middlewares=[security_headers, auth.auth_middleware])
     app[SETTINGS_KEY] = settings
     app[WEBCHAT_JS_KEY] = webchat_js_path
     aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
         autoescape=jinja2.select_autoescape(["html"]),
+        context_processors=[aiohttp_jinja2.request_processor, auth.context_processor],
     )
+    app.cleanup_ctx.append(database_ctx)
+    # Background work that needs the database (event ingestion, handoff timeouts).
+    for module in (conversations, takeover):
+        module.setup_background(app)
     setup_routes(app)
     if not webchat_js_path.is_file():
         logger.warning("web chat bundle missing at %s; run `npm ci`", webchat_js_path)

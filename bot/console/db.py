@@ -1,0 +1,54 @@
+"""The console's engine, sessions and schema (SQLite file by default, PostgreSQL in scale-out).
+
+One engine and session factory per process, opened in the app's startup; every
+request or unit of work gets its own session through :func:`run`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import Any, TypeVar
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.bank.db import make_engine as _make_engine
+from bot.bank.db import make_sessionmaker, run_unit_async
+
+from .models import Base
+from .search import create_search_index
+
+T = TypeVar("T")
+
+
+def make_engine(url: str) -> Engine:
+    """Engine for the console database; SQLite runs in WAL mode so pages read while events land."""
+    engine = _make_engine(url)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _wal(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+    return engine
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Create missing tables and the full-text index (idempotent)."""
+    Base.metadata.create_all(engine)
+    create_search_index(engine)
+
+
+async def run(
+    factory: sessionmaker, executor: Executor | None, work: Callable[[Session], T]
+) -> T:
+    """Run ``work(session)`` in one transaction on a worker thread."""
+    return await run_unit_async(factory, executor, work)
+
+
+__all__ = ["ensure_schema", "make_engine", "make_sessionmaker", "run"]
