@@ -15,7 +15,7 @@ PYTHON310 := $(shell for c in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: help venv node browser-deps train seed run test test-unit validate test-stories test-nlu bench bench-wechat lint clean wechat-menu
+.PHONY: help venv node browser-deps train seed run test test-unit validate test-stories test-nlu bench bench-wechat bench-console lint clean wechat-menu
 
 help:
 	@echo "make run    - install, train if needed, seed the sandbox bank, start every process"
@@ -23,6 +23,7 @@ help:
 	@echo "make train  - train the model (skipped when data and config are unchanged)"
 	@echo "make bench  - latency benchmark of the REST channel, then the WeChat load test"
 	@echo "make bench-wechat - 50 simulated WeChat users at once (fake WeChat API, loopback)"
+	@echo "make bench-console - console list/search latency with 100k conversations (< 300 ms median)"
 	@echo "make lint   - ruff and mypy"
 
 $(VENV)/.stamp: requirements.lock pyproject.toml
@@ -90,6 +91,13 @@ wechat-menu: venv
 bench: venv train
 	$(PY) benchmarks/rest_latency.py --model $(MODEL)
 	$(PY) benchmarks/wechat_load.py --model $(MODEL)
+	$(MAKE) --no-print-directory bench-console
+
+# Staff console list and search with 100k synthetic conversations (generated once,
+# cached under var/bench/); fails when a median is 300 ms or more.
+# CONSOLE_BENCH_ARGS="--postgres" measures the same data on the local PostgreSQL server.
+bench-console: venv
+	$(PY) benchmarks/console_list.py $(CONSOLE_BENCH_ARGS)
 
 # N simulated WeChat users (safe mode) against the whole stack; fails on any
 # duplicate or lost answer. BENCH_ARGS="--users 20 --messages 6" to vary it.
