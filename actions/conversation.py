@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from rasa_sdk import Action
-from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
+from rasa_sdk.events import (
+    ActionExecuted,
+    ConversationPaused,
+    EventType,
+    SessionStarted,
+    SlotSet,
+)
 
 from actions.accounts import TRANSFER_SLOTS
 from actions.base import services
@@ -75,7 +81,12 @@ SESSION_ONLY = ("offer_made", "offer_pending", "offer_code", *TASK_SLOTS)
 
 
 class ActionSessionStart(Action):
-    """A new session keeps the binding but forgets tasks and this session's offer."""
+    """A new session keeps the binding but forgets tasks and this session's offer.
+
+    A conversation a staff member has taken over stays paused (SessionStarted
+    resets Rasa's tracker, which would let the bot answer again): only the
+    console's hand-back resumes it.
+    """
 
     def name(self) -> str:
         return "action_session_start"
@@ -86,4 +97,5 @@ class ActionSessionStart(Action):
             for name, value in tracker.current_slot_values().items()
             if name not in SESSION_ONLY and name != "requested_slot" and value is not None
         ]
-        return [SessionStarted(), *carried, ActionExecuted("action_listen")]
+        paused = [ConversationPaused()] if tracker.is_paused() else []
+        return [SessionStarted(), *carried, *paused, ActionExecuted("action_listen")]

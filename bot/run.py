@@ -9,13 +9,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bot.settings import PROJECT_ROOT, Settings
@@ -57,6 +59,8 @@ class Stack:
                 "WEB_PORT": str(s.web_port),
                 "BANK_URL": s.bank_url,
                 "RASA_URL": s.rasa_url,
+                # Rasa's HTTP API token: the Rasa server requires it, the console sends it.
+                "RASA_TOKEN": s.rasa_token,
                 "BANK_DB_URL": s.bank_db_url,
                 "OTP_RESEND_SECONDS": str(s.otp_resend_seconds),
                 "ACTION_ENDPOINT_URL": f"http://{s.host}:{s.action_port}/webhook",
@@ -77,6 +81,9 @@ class Stack:
         s = self.settings
         base = f"http://{s.host}"
         rasa = str(VENV_BIN / "rasa")
+        auth = ["--auth-token", s.rasa_token] if s.rasa_token else []
+        # /status needs the token when the API has one (and a loaded model either way).
+        status_query = f"?{urllib.parse.urlencode({'token': s.rasa_token})}" if s.rasa_token else ""
         return [
             Process(
                 "bank",
@@ -98,8 +105,9 @@ class Stack:
                     "--cors", "*",
                     "--credentials", str(PROJECT_ROOT / "credentials.yml"),
                     "--endpoints", str(PROJECT_ROOT / "endpoints.yml"),
+                    *auth,
                 ],
-                f"{base}:{s.rasa_port}/status",
+                f"{base}:{s.rasa_port}/status{status_query}",
             ),
             Process("web", [sys.executable, "-m", "bot.console"], f"{base}:{s.web_port}/health"),
         ]
@@ -159,6 +167,13 @@ class Stack:
         self.processes.clear()
 
 
+def with_rasa_token(settings: Settings) -> Settings:
+    """``settings`` with a random Rasa API token for this run when none is configured."""
+    if settings.rasa_token:
+        return settings
+    return replace(settings, rasa_token=secrets.token_urlsafe(32))
+
+
 def latest_model(models_dir: Path) -> Path:
     models = sorted(models_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
     if not models:
@@ -170,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run every bankbot process.")
     parser.add_argument("--models", default=str(PROJECT_ROOT / "models"))
     args = parser.parse_args(argv)
-    settings = Settings.from_env()
+    settings = with_rasa_token(Settings.from_env())
     stack = Stack(settings, latest_model(Path(args.models)))
     stopping = False
 
@@ -183,10 +198,16 @@ def main(argv: list[str] | None = None) -> int:
         print("正在启动 bankbot（银行服务、动作服务、Rasa、网页聊天）…", flush=True)
         stack.start()
         print(f"\n网页聊天: http://{settings.host}:{settings.web_port}/", flush=True)
+        print(f"客服工作台: http://{settings.host}:{settings.web_port}/console/", flush=True)
         print(f"Rasa REST: {settings.rasa_url}/webhooks/rest/webhook", flush=True)
         print(f"沙箱银行:  {settings.bank_url}  (短信验证码: {settings.bank_url}"
               "/sandbox/sms-outbox?phone=13800138000)", flush=True)
         print(f"日志:      {settings.data_dir / 'logs'}", flush=True)
+        from bot.console.users import demo_banner, demo_credentials
+
+        banner = demo_banner(demo_credentials(settings))
+        if banner:
+            print(banner, flush=True)
         print("按 Ctrl-C 停止所有进程。", flush=True)
         while not stopping:
             for proc in stack.processes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 from collections.abc import Iterator
 from dataclasses import replace
@@ -41,6 +42,9 @@ class RunningStack:
         self.web_url = f"http://{settings.host}:{settings.web_port}"
         self.rest_url = f"{settings.rasa_url}/webhooks/rest/webhook"
         self.wechat_url = f"{settings.rasa_url}/webhooks/wechat/webhook"
+        # Rasa's HTTP API (/conversations/..., /domain) wants ?token= on every call.
+        self.rasa_token = settings.rasa_token
+        self.rasa_params = {"token": settings.rasa_token}
 
 
 def wechat_env(api_base: str) -> dict[str, str]:
@@ -79,6 +83,8 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
             "SANDBOX_CLOCK_START": "2026-11-18T10:00:00+08:00",
             # Several tests bind the same demo customers one after another.
             "OTP_RESEND_SECONDS": "1",
+            # Rasa's HTTP API is authenticated as in `make run`; the console sends it.
+            "RASA_TOKEN": secrets.token_urlsafe(24),
         }
     )
     return replace(base, profile="sandbox")

@@ -89,7 +89,7 @@ class WeChatUser:
 
 async def tracker(stack: RunningStack, sender: str) -> dict[str, Any]:
     async with aiohttp.ClientSession() as http, http.get(
-        f"{stack.rasa_url}/conversations/{sender}/tracker"
+        f"{stack.rasa_url}/conversations/{sender}/tracker", params=stack.rasa_params
     ) as resp:
         assert resp.status == 200
         return await resp.json()
@@ -101,7 +101,9 @@ def user_events(tracker_json: dict[str, Any]) -> list[dict[str, Any]]:
 
 async def domain_intents(stack: RunningStack) -> list[str]:
     async with aiohttp.ClientSession() as http, http.get(
-        f"{stack.rasa_url}/domain", headers={"Accept": "application/json"}
+        f"{stack.rasa_url}/domain",
+        headers={"Accept": "application/json"},
+        params=stack.rasa_params,
     ) as resp:
         data = await resp.json()
     return [next(iter(i)) if isinstance(i, dict) else i for i in data.get("intents", [])]
@@ -335,7 +337,7 @@ def slow_rasa(
 
 
 async def test_slow_action_server_acks_then_answers_once(
-    slow_rasa: str, fake_wechat_api: FakeWeChatAPI
+    slow_rasa: str, fake_wechat_api: FakeWeChatAPI, running_stack: RunningStack
 ) -> None:
     server = WeChatServer(slow_rasa)
     async with aiohttp.ClientSession() as http:
@@ -352,7 +354,9 @@ async def test_slow_action_server_acks_then_answers_once(
         await asyncio.sleep(2.5)  # nothing more arrives
     assert len(fake_wechat_api.sends_to(user.openid)) == 1
     with urllib.request.urlopen(
-        f"{slow_rasa.split('/webhooks')[0]}/conversations/{user.openid}/tracker", timeout=5
+        f"{slow_rasa.split('/webhooks')[0]}/conversations/{user.openid}/tracker"
+        f"?token={running_stack.rasa_token}",
+        timeout=5,
     ) as resp:
         events = json.loads(resp.read())["events"]
     assert [e["text"] for e in events if e["event"] == "user"] == ["查余额"]

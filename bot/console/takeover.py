@@ -1,0 +1,973 @@
+"""Live takeover: the waiting queue, take / reply / hand back, and the waiting-time apology.
+
+How it works with Rasa (see :mod:`bot.console.rasa_client`):
+
+* take: the conversation is claimed in the console database with a conditional
+  UPDATE (two staff racing: exactly one wins), then Rasa's ``pause`` event silences
+  the bot (Rasa still logs the customer's messages, which reach the console through
+  the event broker), and the "a person joined" message goes to the customer;
+* reply: a ``BotUttered`` with ``metadata.staff`` appended with side effects, so Rasa
+  stores it in the tracker (the transcript shows it as a staff message) and sends it
+  on the customer's latest channel (web chat over socket.io, WeChat through the
+  customer-service API);
+* hand back: the "left" message, Rasa's ``resume`` event, then the interrupted task
+  is triggered again (``trigger_intent``) so the bot continues where it was.
+
+Customer-facing texts are responses in ``domain/support.yml`` (rendered here, so a
+model trained before they were added still works). A background task sends the
+apology with the service hours to conversations nobody took within
+``settings.handoff_timeout_seconds``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiohttp_jinja2
+from aiohttp import web
+from ruamel.yaml import YAML
+from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from bot.nlu.pii import mask_pii
+from bot.settings import PROJECT_ROOT
+
+from . import audit
+from .auth import client_ip, error_response, requires
+from .db import run
+from .keys import EXECUTOR_KEY, SESSIONS_KEY, SETTINGS_KEY, USER_KEY, CurrentUser
+from .models import Conversation, Handoff, Message
+from .queries import CHANNEL_LABELS, cst, cst_iso, message_view
+from .rasa_client import RasaClient, RasaError
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DOMAIN_DIR = PROJECT_ROOT / "domain"
+MAX_REPLY_CHARS = 2000
+LIVE_LIMIT = 200  # messages per live-feed poll
+
+# Responses the console sends (texts in domain/support.yml).
+JOINED = "utter_staff_joined"
+LEFT = "utter_staff_left"
+LEFT_RESUME = "utter_staff_left_resume"
+TIMEOUT = "utter_handoff_timeout"
+
+CHANNEL_NAMES = CHANNEL_LABELS
+REASON_LABELS = {
+    "human_handoff": "客户要求转人工",
+    "complaint": "投诉",
+    "fallback": "多次未能理解",
+    "proactive": "客服主动接入",
+}
+VERIFICATION_LABELS = {
+    "none": "未验证",
+    "anonymous": "未验证",
+    "bound": "已绑定账户",
+    "bind": "已绑定账户",
+    "step_up": "已短信验证（有效期内）",
+    "fresh": "已短信验证（有效期内）",
+}
+# Slots a support person may see in the queue (masked); everything else (tokens,
+# one-time codes, idempotency keys, coordinates) never leaves the database.
+SLOT_LABELS = {
+    "customer_name": "客户姓名",
+    "phone": "手机号",
+    "payee": "收款人",
+    "amount": "金额",
+    "account_type": "账户类型",
+    "card_last4": "卡号尾号",
+    "card_operation": "卡片业务",
+    "branch": "网点",
+    "area": "区域",
+    "service_type": "业务类型",
+    "time_range": "时间范围",
+    "txn_kind": "交易类型",
+    "merchant": "商户",
+    "product_type": "产品类型",
+    "term": "期限",
+    "currency": "币种",
+    "complaint_text": "投诉内容",
+    "pending_request": "待办业务",
+}
+
+# Forms, as the interrupted task of a summary may name one.
+FORM_LABELS = {
+    "transfer_form": "转账",
+    "card_form": "银行卡业务",
+    "queue_form": "网点取号",
+    "risk_form": "风险评估",
+    "verify_form": "身份验证",
+    "complaint_form": "投诉",
+}
+
+# Actions after which a conversation asks for a person (the ingest projector
+# queues it); the customer message before them marks where the task was interrupted.
+HANDOFF_ACTIONS = frozenset(
+    {"action_human_handoff", "action_submit_complaint", "action_default_fallback"}
+)
+# Intents never resumed after a hand-back (they are not tasks, or staff handled them).
+NOT_RESUMABLE = frozenset(
+    {
+        "human_handoff", "complain", "faq", "help", "greet", "goodbye", "thank", "affirm",
+        "deny", "cancel", "inform", "out_of_scope", "nlu_fallback", "bot_challenge",
+    }
+)
+NOT_RESUMABLE_LOOPS = frozenset({"complaint_form", "action_two_stage_fallback"})
+BOOKKEEPING_ACTIONS = frozenset({"action_listen", "action_session_start"}) | HANDOFF_ACTIONS
+
+ERRORS = {
+    "taken": "该会话已被其他客服接入，或已不在等待队列中。",
+    "rasa": "暂时无法连接对话引擎，操作未完成，请稍后重试。",
+    "not_yours": "该会话不在您的接待中（可能已被交还或由其他客服接待）。",
+    "empty": "回复内容不能为空。",
+    "too_long": f"回复内容过长（最多 {MAX_REPLY_CHARS} 字）。",
+}
+
+
+# ---------------------------------------------------------------------------
+# customer-facing texts (domain/)
+
+
+class DomainTexts:
+    """Responses of the Rasa domain, rendered the way Rasa fills ``{slot}`` placeholders."""
+
+    _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+    def __init__(self, responses: Mapping[str, list[dict[str, Any]]]) -> None:
+        self.responses = dict(responses)
+
+    @classmethod
+    def load(cls, domain_dir: Path = DOMAIN_DIR) -> DomainTexts:
+        """Read every ``*.yml`` of ``domain_dir`` (safe YAML)."""
+        yaml = YAML(typ="safe")
+        responses: dict[str, list[dict[str, Any]]] = {}
+        for path in sorted(domain_dir.glob("*.yml")):
+            data = yaml.load(path.read_text(encoding="utf-8")) or {}
+            for name, variations in (data.get("responses") or {}).items():
+                responses[str(name)] = [v for v in variations or [] if isinstance(v, dict)]
+        return cls(responses)
+
+    def text(self, name: str, **values: Any) -> str:
+        """The first variation of response ``name`` with ``{placeholders}`` filled."""
+        variations = self.responses.get(name)
+        if not variations or not variations[0].get("text"):
+            raise KeyError(f"response {name} (with a text) is missing from the domain")
+        template = str(variations[0]["text"])
+        return self._PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), "")), template)
+
+    def intent_label(self, intent: str | None) -> str:
+        """Chinese name of an intent (its ``utter_title_<intent>``) or form, else the name."""
+        if not intent:
+            return ""
+        if intent in FORM_LABELS:
+            return FORM_LABELS[intent]
+        variations = self.responses.get(f"utter_title_{intent}")
+        if variations and variations[0].get("text"):
+            return str(variations[0]["text"])
+        return intent
+
+
+# ---------------------------------------------------------------------------
+# where the bot was interrupted (from Rasa's tracker events)
+
+
+@dataclass
+class _TaskState:
+    loop: str | None = None
+    loop_intent: str | None = None
+    pending: str | None = None
+
+    def copy(self) -> _TaskState:
+        return _TaskState(self.loop, self.loop_intent, self.pending)
+
+    def task(self) -> str | None:
+        if self.loop and self.loop not in NOT_RESUMABLE_LOOPS:
+            if self.loop == "verify_form":
+                # A request parked until the customer is verified resumes after it.
+                return self.pending or self.loop_intent
+            return self.loop_intent
+        return self.pending
+
+
+def interrupted_task(events: Iterable[Mapping[str, Any]]) -> str | None:
+    """The intent of the task a takeover interrupted, or ``None``.
+
+    The point of interruption is the customer message that made the bot ask for a
+    person (the last message before a handoff action), unless the bot went on
+    working after it; otherwise (a proactive takeover) it is the state when the
+    conversation was paused. The task is the intent that started the form active
+    at that point, or the request parked in ``pending_request`` while the customer
+    was being verified. Only events up to the last ``pause`` count; a new session
+    or a restart forgets everything before it.
+    """
+    listed = list(events)
+    last_pause = max((i for i, e in enumerate(listed) if e.get("event") == "pause"), default=None)
+    if last_pause is not None:
+        listed = listed[:last_pause]
+    state = _TaskState()
+    at_user = _TaskState()
+    handoff: _TaskState | None = None
+    last_intent: str | None = None
+    user_after_handoff = False
+    for event in listed:
+        kind = event.get("event")
+        if kind in ("session_started", "restart"):
+            state, at_user, handoff, last_intent = _TaskState(), _TaskState(), None, None
+        elif kind == "user":
+            at_user = state.copy()
+            last_intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+            user_after_handoff = handoff is not None
+        elif kind == "active_loop":
+            name = event.get("name")
+            if name is None:
+                state.loop = None
+            elif name != state.loop:
+                state.loop, state.loop_intent = name, last_intent
+        elif kind == "slot" and event.get("name") == "pending_request":
+            value = event.get("value")
+            state.pending = str(value) if value else None
+        elif kind == "action":
+            name = event.get("name")
+            if name in HANDOFF_ACTIONS:
+                handoff, user_after_handoff = at_user.copy(), False
+            elif name not in BOOKKEEPING_ACTIONS and user_after_handoff:
+                handoff = None  # the bot went on serving the customer after the request
+    task = (handoff or state).task()
+    if task is None or task in NOT_RESUMABLE:
+        return None
+    return task
+
+
+# ---------------------------------------------------------------------------
+# database units of work
+
+
+@dataclass
+class Claim:
+    """Result of a claim: ``ok`` or why not; what to undo if Rasa then fails."""
+
+    ok: bool
+    reason: str = ""
+    sender_id: str = ""
+    previous_status: str = ""
+    handoff_id: int | None = None
+    created_handoff: bool = False
+    previous_holder: int | None = None
+    taken_by: str | None = None
+
+
+def _latest_handoff(session: Session, conversation_id: int, statuses: tuple[str, ...]) -> Handoff | None:
+    return session.execute(
+        select(Handoff)
+        .where(Handoff.conversation_id == conversation_id, Handoff.status.in_(statuses))
+        .order_by(Handoff.requested_at.desc(), Handoff.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def claim_conversation(
+    session: Session, conversation_id: int, user: CurrentUser, now: float
+) -> Claim:
+    """Take a waiting (or, proactively, a bot) conversation for ``user``; one winner."""
+    conv = session.get(Conversation, conversation_id)
+    if conv is None:
+        return Claim(False, "missing")
+    previous = conv.status
+    won = session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.status.in_(("waiting", "bot")))
+        .values(status="staff", assigned_to=user.id)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if won != 1:
+        return Claim(False, "taken", sender_id=conv.sender_id)
+    handoff = _latest_handoff(session, conversation_id, ("waiting",))
+    created = handoff is None
+    if handoff is None:
+        handoff = Handoff(
+            conversation_id=conversation_id,
+            reason="proactive",
+            requested_at=now,
+            summary=None,
+            status="taken",
+        )
+        session.add(handoff)
+    handoff.status = "taken"
+    handoff.taken_by = user.username
+    handoff.taken_at = now
+    session.flush()
+    return Claim(
+        True,
+        sender_id=conv.sender_id,
+        previous_status=previous,
+        handoff_id=handoff.id,
+        created_handoff=created,
+    )
+
+
+def undo_claim(session: Session, conversation_id: int, claim: Claim) -> None:
+    """Put a claimed conversation back as it was (Rasa could not be paused)."""
+    session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.status == "staff")
+        .values(status=claim.previous_status, assigned_to=None)
+        .execution_options(synchronize_session=False)
+    )
+    handoff = session.get(Handoff, claim.handoff_id) if claim.handoff_id else None
+    if handoff is None:
+        return
+    if claim.created_handoff:
+        session.delete(handoff)
+    else:
+        handoff.status, handoff.taken_by, handoff.taken_at = "waiting", None, None
+
+
+def held_conversation(session: Session, conversation_id: int, user: CurrentUser) -> Claim:
+    """The conversation if ``user`` may act on it as its staff member (or is an admin)."""
+    conv = session.get(Conversation, conversation_id)
+    if conv is None:
+        return Claim(False, "missing")
+    if conv.status != "staff" or (conv.assigned_to != user.id and not user.is_admin):
+        return Claim(False, "not_yours", sender_id=conv.sender_id)
+    handoff = _latest_handoff(session, conversation_id, ("taken",))
+    return Claim(
+        True,
+        sender_id=conv.sender_id,
+        previous_status=conv.status,
+        handoff_id=handoff.id if handoff else None,
+        previous_holder=conv.assigned_to,
+        taken_by=handoff.taken_by if handoff else None,
+    )
+
+
+def note_reply(session: Session, handoff_id: int | None, now: float) -> None:
+    """Remember when the first staff reply of a handoff went out."""
+    if handoff_id is None:
+        return
+    session.execute(
+        update(Handoff)
+        .where(Handoff.id == handoff_id, Handoff.first_reply_at.is_(None))
+        .values(first_reply_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def release_conversation(session: Session, conversation_id: int, claim: Claim) -> bool:
+    """Give a held conversation back to the bot (conditional: one hand-back wins)."""
+    released = session.execute(
+        update(Conversation)
+        .where(
+            Conversation.id == conversation_id,
+            Conversation.status == "staff",
+            Conversation.assigned_to == claim.previous_holder,
+        )
+        .values(status="bot", assigned_to=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return released == 1
+
+
+def restore_hold(session: Session, conversation_id: int, claim: Claim) -> None:
+    """Undo :func:`release_conversation` (Rasa could not be resumed)."""
+    session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.status == "bot")
+        .values(status="staff", assigned_to=claim.previous_holder)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def finish_handoff(session: Session, handoff_id: int | None, now: float) -> None:
+    if handoff_id is None:
+        return
+    handoff = session.get(Handoff, handoff_id)
+    if handoff is not None:
+        handoff.status, handoff.returned_at = "returned", now
+
+
+# ---------------------------------------------------------------------------
+# the queue
+
+
+@dataclass
+class SummaryView:
+    """A handoff summary as support staff see it (masked, labelled)."""
+
+    last_intent: str = ""
+    slots: list[tuple[str, str]] = field(default_factory=list)
+    verification: str = ""
+    interrupted: str = ""
+    last_message: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "last_intent": self.last_intent,
+            "slots": [{"label": label, "value": value} for label, value in self.slots],
+            "verification": self.verification,
+            "interrupted_task": self.interrupted,
+            "last_message": self.last_message,
+        }
+
+
+def _task_label(value: Any, texts: DomainTexts) -> str:
+    if isinstance(value, Mapping):
+        value = value.get("label") or value.get("intent") or value.get("name") or value.get("form")
+    if not value:
+        return ""
+    return texts.intent_label(str(value))
+
+
+def summary_view(
+    summary: Any, texts: DomainTexts, fallback_intent: str | None = None
+) -> SummaryView:
+    """Render a handoff summary (as the ingest projector writes it: ``last_intent``,
+    ``slots``, ``verified``, ``interrupted``, ``last_message``); only labelled slots
+    are shown, masked."""
+    data: Mapping[str, Any] = summary if isinstance(summary, Mapping) else {}
+    raw_slots = data.get("slots")
+    slots: Mapping[str, Any] = raw_slots if isinstance(raw_slots, Mapping) else {}
+    shown = []
+    for name, label in SLOT_LABELS.items():
+        value = slots.get(name)
+        if value in (None, "", [], False):
+            continue
+        if name == "pending_request":
+            text = texts.intent_label(str(value))
+        elif isinstance(value, list):
+            text = "、".join(str(v) for v in value)
+        else:
+            text = str(value)
+        shown.append((label, mask_pii(text)[:80]))
+    verification = data.get("verified", data.get("verification"))
+    if isinstance(verification, Mapping):
+        verification = verification.get("level")
+    interrupted = data.get("interrupted", data.get("interrupted_task"))
+    last_message = data.get("last_message")
+    return SummaryView(
+        last_intent=texts.intent_label(data.get("last_intent") or fallback_intent),
+        slots=shown,
+        verification=VERIFICATION_LABELS.get(str(verification), str(verification or "")),
+        interrupted=_task_label(interrupted, texts),
+        last_message=mask_pii(str(last_message))[:200] if last_message else "",
+    )
+
+
+def waited(seconds: float) -> str:
+    """``3分12秒`` / ``1小时5分``."""
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}小时{minutes}分"
+    if minutes:
+        return f"{minutes}分{secs}秒"
+    return f"{secs}秒"
+
+
+@dataclass
+class QueueItem:
+    conversation_id: int
+    channel: str
+    customer: str
+    reason: str
+    requested_at: float
+    summary: SummaryView
+    now: float
+    taken_by: str | None = None
+    taken_at: float | None = None
+    timeout_notified: bool = False
+
+    @property
+    def channel_label(self) -> str:
+        return CHANNEL_NAMES.get(self.channel, self.channel)
+
+    @property
+    def reason_label(self) -> str:
+        return REASON_LABELS.get(self.reason, self.reason)
+
+    @property
+    def waiting_time(self) -> str:
+        return waited(self.now - self.requested_at)
+
+    @property
+    def requested(self) -> str:
+        return cst(self.requested_at)
+
+    @property
+    def taken(self) -> str:
+        return cst(self.taken_at)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "conversation_id": self.conversation_id,
+            "channel": self.channel,
+            "customer": self.customer,
+            "reason": self.reason,
+            "reason_label": self.reason_label,
+            "requested_at": cst_iso(self.requested_at),
+            "waiting_seconds": max(0, int(self.now - self.requested_at)),
+            "summary": self.summary.to_json(),
+            "taken_by": self.taken_by,
+            "taken_at": cst_iso(self.taken_at),
+            "timeout_notified": self.timeout_notified,
+        }
+
+
+@dataclass
+class Queue:
+    waiting: list[QueueItem]
+    mine: list[QueueItem]
+    others: list[QueueItem]  # held by colleagues (shown to admins)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "waiting": [item.to_json() for item in self.waiting],
+            "mine": [item.to_json() for item in self.mine],
+            "others": [item.to_json() for item in self.others],
+        }
+
+
+def load_queue(session: Session, user: CurrentUser, texts: DomainTexts, now: float) -> Queue:
+    """Waiting conversations (oldest request first) and those held by staff."""
+    waiting_rows = session.execute(
+        select(Conversation, Handoff)
+        .outerjoin(
+            Handoff,
+            (Handoff.conversation_id == Conversation.id) & (Handoff.status == "waiting"),
+        )
+        .where(Conversation.status == "waiting")
+        .order_by(Handoff.requested_at, Conversation.last_at, Conversation.id)
+    ).all()
+    waiting: list[QueueItem] = []
+    seen: set[int] = set()
+    for conv, handoff in waiting_rows:
+        if conv.id in seen:
+            continue
+        seen.add(conv.id)
+        waiting.append(_item(conv, handoff, texts, now))
+    waiting.sort(key=lambda item: (item.requested_at, item.conversation_id))
+
+    held_rows = session.execute(
+        select(Conversation, Handoff)
+        .outerjoin(
+            Handoff,
+            (Handoff.conversation_id == Conversation.id) & (Handoff.status == "taken"),
+        )
+        .where(Conversation.status == "staff")
+        .order_by(Handoff.taken_at, Conversation.id)
+    ).all()
+    mine: list[QueueItem] = []
+    others: list[QueueItem] = []
+    seen.clear()
+    for conv, handoff in held_rows:
+        if conv.id in seen:
+            continue
+        seen.add(conv.id)
+        item = _item(conv, handoff, texts, now)
+        if conv.assigned_to == user.id:
+            mine.append(item)
+        elif user.is_admin:
+            others.append(item)
+    return Queue(waiting, mine, others)
+
+
+def _item(
+    conv: Conversation, handoff: Handoff | None, texts: DomainTexts, now: float
+) -> QueueItem:
+    return QueueItem(
+        conversation_id=conv.id,
+        channel=conv.channel,
+        customer=conv.customer_label or "",
+        reason=handoff.reason if handoff else "human_handoff",
+        requested_at=handoff.requested_at if handoff else conv.last_at,
+        summary=summary_view(handoff.summary if handoff else None, texts, conv.last_intent),
+        now=now,
+        taken_by=handoff.taken_by if handoff else None,
+        taken_at=handoff.taken_at if handoff else None,
+        timeout_notified=bool(handoff and handoff.timeout_notified_at),
+    )
+
+
+def live_messages(
+    session: Session, conversation_id: int, after: int, user: CurrentUser
+) -> dict[str, Any] | None:
+    """Customer, bot and staff messages after message id ``after`` (masked)."""
+    conv = session.get(Conversation, conversation_id)
+    if conv is None:
+        return None
+    rows = list(
+        session.execute(
+            select(Message)
+            .where(
+                Message.conversation_id == conversation_id,
+                Message.id > after,
+                Message.kind.in_(("user", "bot", "staff")),
+            )
+            .order_by(Message.id)
+            .limit(LIVE_LIMIT)
+        ).scalars()
+    )
+    handoff = _latest_handoff(session, conversation_id, ("taken",)) if conv.status == "staff" else None
+    cursor = rows[-1].id if rows else after
+    if after < 0:  # first poll: only where the feed starts
+        latest = session.execute(
+            select(Message.id)
+            .where(Message.conversation_id == conversation_id)
+            .order_by(Message.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        rows, cursor = [], latest or 0
+    return {
+        "status": conv.status,
+        "holder": handoff.taken_by if handoff else None,
+        "mine": conv.status == "staff" and conv.assigned_to == user.id,
+        "cursor": cursor,
+        "messages": [
+            {
+                "id": view.id,
+                "time": cst_iso(view.ts),
+                "kind": view.kind,
+                "kind_label": view.kind_label,
+                "author": view.author,
+                "text": view.text or "",
+            }
+            for view in (message_view(row, masked=True) for row in rows)
+        ],
+    }
+
+
+# ---------------------------------------------------------------------------
+# the waiting-time apology
+
+
+def claim_due_timeouts(
+    session: Session, now: float, timeout_seconds: int
+) -> list[tuple[int, str]]:
+    """Waiting handoffs older than the timeout, not yet apologised for; marks them."""
+    rows = session.execute(
+        select(Handoff.id, Conversation.sender_id)
+        .join(Conversation, Conversation.id == Handoff.conversation_id)
+        .where(
+            Handoff.status == "waiting",
+            Handoff.timeout_notified_at.is_(None),
+            Handoff.requested_at <= now - timeout_seconds,
+            Conversation.status == "waiting",
+        )
+        .order_by(Handoff.requested_at)
+        .limit(50)
+    ).all()
+    claimed = []
+    for handoff_id, sender_id in rows:
+        marked = session.execute(
+            update(Handoff)
+            .where(Handoff.id == handoff_id, Handoff.timeout_notified_at.is_(None))
+            .values(timeout_notified_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if marked == 1:
+            claimed.append((handoff_id, sender_id))
+    return claimed
+
+
+def unmark_timeout(session: Session, handoff_id: int) -> None:
+    session.execute(
+        update(Handoff)
+        .where(Handoff.id == handoff_id)
+        .values(timeout_notified_at=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def notify_timeouts(app: web.Application, now: float | None = None) -> int:
+    """Send the apology to every waiting conversation past the timeout (once each)."""
+    settings = app[SETTINGS_KEY]
+    now = time.time() if now is None else now
+    due = await _db(
+        app, lambda s: claim_due_timeouts(s, now, settings.handoff_timeout_seconds)
+    )
+    rasa, texts = app[RASA_KEY], app[TEXTS_KEY]
+    sent = 0
+    for handoff_id, sender_id in due:
+        try:
+            await rasa.say(sender_id, texts.text(TIMEOUT), {"takeover": "timeout"})
+        except RasaError as exc:
+            logger.warning("handoff timeout apology not sent (will retry): %s", exc)
+            await _db(app, functools.partial(unmark_timeout, handoff_id=handoff_id))
+            continue
+        sent += 1
+    return sent
+
+
+async def _timeout_loop(app: web.Application) -> None:
+    interval = max(0.2, app[SETTINGS_KEY].handoff_check_seconds)
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await notify_timeouts(app)
+        except SQLAlchemyError:
+            logger.exception("handoff timeout check failed; retrying in %.0f s", interval)
+
+
+# ---------------------------------------------------------------------------
+# handlers
+
+RASA_KEY = web.AppKey("takeover_rasa", RasaClient)
+TEXTS_KEY = web.AppKey("takeover_texts", DomainTexts)
+
+
+async def _db(app: web.Application, work: Callable[[Session], T]) -> T:
+    return await run(app[SESSIONS_KEY], app[EXECUTOR_KEY], work)
+
+
+def _conversation_id(request: web.Request) -> int:
+    raw = request.match_info["conversation_id"]
+    if not raw.isdigit() or len(raw) > 12:
+        raise web.HTTPNotFound()
+    return int(raw)
+
+
+def _transcript_url(conversation_id: int) -> str:
+    return f"/console/conversations/{conversation_id}"
+
+
+def _wants_json(request: web.Request) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _failure(request: web.Request, status: int, code: str) -> web.StreamResponse:
+    if _wants_json(request):
+        return web.json_response({"error": ERRORS[code], "code": code}, status=status)
+    return error_response(request, status, ERRORS[code], heading="操作未完成")
+
+
+def _done(request: web.Request, location: str, **payload: Any) -> web.StreamResponse:
+    if _wants_json(request):
+        return web.json_response({"ok": True, **payload})
+    return web.Response(status=303, headers={"Location": location})
+
+
+@requires("support")
+async def queue_page(request: web.Request) -> web.StreamResponse:
+    """GET /console/queue: waiting conversations, oldest first, and mine."""
+    user = request[USER_KEY]
+    texts = request.app[TEXTS_KEY]
+    queue = await _db(request.app, lambda s: load_queue(s, user, texts, time.time()))
+    return aiohttp_jinja2.render_template(
+        "console/queue.html",
+        request,
+        {"queue": queue, "timeout_minutes": request.app[SETTINGS_KEY].handoff_timeout_seconds // 60},
+    )
+
+
+@requires("support")
+async def queue_api(request: web.Request) -> web.StreamResponse:
+    """GET /api/queue: the same as JSON."""
+    user = request[USER_KEY]
+    texts = request.app[TEXTS_KEY]
+    queue = await _db(request.app, lambda s: load_queue(s, user, texts, time.time()))
+    return web.json_response(queue.to_json())
+
+
+@requires("support")
+async def live_api(request: web.Request) -> web.StreamResponse:
+    """GET /api/takeover/{id}/live?after=<message id>: new messages for the panel."""
+    conversation_id = _conversation_id(request)
+    raw_after = request.query.get("after", "-1")
+    after = int(raw_after) if raw_after.lstrip("-").isdigit() and len(raw_after) < 15 else -1
+    user = request[USER_KEY]
+    data = await _db(request.app, lambda s: live_messages(s, conversation_id, after, user))
+    if data is None:
+        return web.json_response({"error": "会话不存在"}, status=404)
+    return web.json_response(data)
+
+
+@requires("support")
+async def take(request: web.Request) -> web.StreamResponse:
+    """POST /console/conversations/{id}/take: claim, pause the bot, tell the customer."""
+    conversation_id = _conversation_id(request)
+    user: CurrentUser = request[USER_KEY]
+    app = request.app
+    claim = await _db(
+        app, lambda s: claim_conversation(s, conversation_id, user, time.time())
+    )
+    if claim.reason == "missing":
+        raise web.HTTPNotFound()
+    if not claim.ok:
+        return _failure(request, 409, "taken")
+    rasa = app[RASA_KEY]
+    paused = False
+    try:
+        await rasa.pause(claim.sender_id)
+        paused = True
+        await rasa.say(
+            claim.sender_id,
+            app[TEXTS_KEY].text(JOINED, staff_name=user.display_name),
+            {"takeover": "joined", "staff_name": user.display_name},
+        )
+    except RasaError as exc:
+        logger.error("takeover of conversation %s failed: %s", conversation_id, exc)
+        if paused:
+            await _resume_quietly(rasa, claim.sender_id)
+        await _db(app, lambda s: undo_claim(s, conversation_id, claim))
+        return _failure(request, 503, "rasa")
+    ip = client_ip(request)
+    await _db(
+        app,
+        lambda s: audit.record(
+            s,
+            actor=user.username,
+            action="takeover",
+            target=str(conversation_id),
+            detail={"previous_status": claim.previous_status},
+            ip=ip,
+        ),
+    )
+    return _done(request, _transcript_url(conversation_id), conversation_id=conversation_id)
+
+
+async def _resume_quietly(rasa: RasaClient, sender_id: str) -> None:
+    """Best effort after a failed takeover: let the bot answer again."""
+    try:
+        await rasa.resume(sender_id)
+    except RasaError as exc:
+        logger.error("could not resume %s after a failed takeover: %s", sender_id[:8], exc)
+
+
+@requires("support")
+async def reply(request: web.Request) -> web.StreamResponse:
+    """POST /console/conversations/{id}/reply: send the staff member's text to the customer."""
+    conversation_id = _conversation_id(request)
+    user: CurrentUser = request[USER_KEY]
+    form = await request.post()
+    raw = form.get("text")
+    text = raw.strip() if isinstance(raw, str) else ""
+    if not text:
+        return _failure(request, 400, "empty")
+    if len(text) > MAX_REPLY_CHARS:
+        return _failure(request, 400, "too_long")
+    app = request.app
+    held = await _db(app, lambda s: held_conversation(s, conversation_id, user))
+    if held.reason == "missing":
+        raise web.HTTPNotFound()
+    if not held.ok:
+        return _failure(request, 409, "not_yours")
+    try:
+        await app[RASA_KEY].say(
+            held.sender_id, text, {"staff": user.username, "staff_name": user.display_name}
+        )
+    except RasaError as exc:
+        logger.error("staff reply to conversation %s failed: %s", conversation_id, exc)
+        return _failure(request, 503, "rasa")
+    await _db(app, lambda s: note_reply(s, held.handoff_id, time.time()))
+    return _done(request, f"{_transcript_url(conversation_id)}#takeover")
+
+
+@requires("support")
+async def hand_back(request: web.Request) -> web.StreamResponse:
+    """POST /console/conversations/{id}/hand-back: the bot takes over again and resumes."""
+    conversation_id = _conversation_id(request)
+    user: CurrentUser = request[USER_KEY]
+    form = await request.post()
+    resume_task = form.get("resume_task") == "1"  # the panel's checkbox (checked by default)
+    app = request.app
+    held = await _db(app, lambda s: held_conversation(s, conversation_id, user))
+    if held.reason == "missing":
+        raise web.HTTPNotFound()
+    if not held.ok:
+        return _failure(request, 409, "not_yours")
+    if not await _db(app, lambda s: release_conversation(s, conversation_id, held)):
+        return _failure(request, 409, "not_yours")
+    rasa, texts = app[RASA_KEY], app[TEXTS_KEY]
+    staff_name = user.display_name
+    task: str | None = None
+    try:
+        if resume_task:
+            task = interrupted_task((await rasa.tracker(held.sender_id)).get("events") or [])
+        if task:
+            left = texts.text(LEFT_RESUME, staff_name=staff_name, task=texts.intent_label(task))
+        else:
+            left = texts.text(LEFT, staff_name=staff_name)
+        await rasa.say(held.sender_id, left, {"takeover": "left", "staff_name": staff_name})
+        await rasa.resume(held.sender_id)
+    except RasaError as exc:
+        logger.error("hand-back of conversation %s failed: %s", conversation_id, exc)
+        await _db(app, lambda s: restore_hold(s, conversation_id, held))
+        return _failure(request, 503, "rasa")
+    resumed = None
+    if task:
+        try:
+            await rasa.trigger_intent(held.sender_id, task)
+            resumed = task
+        except RasaError as exc:  # the bot answers again; only the resumption failed
+            logger.error("could not resume %s in conversation %s: %s", task, conversation_id, exc)
+    ip = client_ip(request)
+
+    def finish(session: Session) -> None:
+        finish_handoff(session, held.handoff_id, time.time())
+        audit.record(
+            session,
+            actor=user.username,
+            action="hand_back",
+            target=str(conversation_id),
+            detail={"resumed_task": resumed, "held_by": held.taken_by},
+            ip=ip,
+        )
+
+    await _db(app, finish)
+    return _done(request, _transcript_url(conversation_id), resumed_task=resumed)
+
+
+# ---------------------------------------------------------------------------
+# wiring
+
+
+async def takeover_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The Rasa client, the domain texts and the timeout task for the app's lifetime."""
+    settings = app[SETTINGS_KEY]
+    texts = DomainTexts.load()
+    for name in (JOINED, LEFT, LEFT_RESUME, TIMEOUT):
+        texts.text(name)  # fail at start-up, not halfway through a takeover
+    app[TEXTS_KEY] = texts
+    client = RasaClient(settings.rasa_url, settings.rasa_token, timeout=settings.rasa_api_timeout)
+    app[RASA_KEY] = client
+    task = asyncio.create_task(_timeout_loop(app), name="handoff-timeouts")
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await client.close()
+
+
+def setup(app: web.Application) -> None:
+    """Register the queue page, its API and the take / reply / hand-back actions."""
+    app.router.add_get("/console/queue", queue_page, name="takeover_queue")
+    app.router.add_get("/api/queue", queue_api, name="takeover_queue_api")
+    app.router.add_get(
+        "/api/takeover/{conversation_id}/live", live_api, name="takeover_live"
+    )
+    app.router.add_post(
+        "/console/conversations/{conversation_id}/take", take, name="takeover_take"
+    )
+    app.router.add_post(
+        "/console/conversations/{conversation_id}/reply", reply, name="takeover_reply"
+    )
+    app.router.add_post(
+        "/console/conversations/{conversation_id}/hand-back", hand_back, name="takeover_hand_back"
+    )
+
+
+def setup_background(app: web.Application) -> None:
+    """Register this module's background work (runs after the database is open)."""
+    app.cleanup_ctx.append(takeover_ctx)
