@@ -74,6 +74,10 @@
     box.hidden = !message;
   }
 
+  function phase(status) {
+    return status === "closed" ? "bot" : status;
+  }
+
   function watchPanel(panel) {
     var list = panel.querySelector("#takeover-live");
     var url = panel.getAttribute("data-live-url");
@@ -85,7 +89,8 @@
     function poll() {
       getJSON(url + "?after=" + cursor)
         .then(function (data) {
-          if (data.status !== status) {
+          // The page may show an idle bot conversation as "closed": same phase.
+          if (phase(data.status) !== phase(status)) {
             window.location.reload(); // taken, handed back or closed elsewhere
             return;
           }
