@@ -98,7 +98,8 @@ class Stack:
             Process(
                 "rasa",
                 [
-                    rasa, "run", "--enable-api",
+                    # `rasa run` with bot/rasa_server.py's fixes (same arguments).
+                    sys.executable, "-m", "bot.rasa_server", "run", "--enable-api",
                     "--model", str(self.model),
                     "--interface", s.host,
                     "--port", str(s.rasa_port),
