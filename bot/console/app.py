@@ -187,7 +187,7 @@ def create_app(settings: Settings, *, webchat_js_path: Path = WEBCHAT_JS) -> web
     )
     app.cleanup_ctx.append(database_ctx)
     # Background work that needs the database (event ingestion, handoff timeouts).
-    for module in (conversations, takeover):
+    for module in (conversations, takeover, trainer):
         module.setup_background(app)
     setup_routes(app)
     if not webchat_js_path.is_file():

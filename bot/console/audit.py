@@ -32,6 +32,18 @@ ACTIONS: dict[str, str] = {
     "user_enabled": "启用用户",
     "user_unlocked": "解除锁定",
     "password_changed": "修改密码",
+    "trainer_assign": "标注样例",
+    "trainer_bulk_assign": "批量标注",
+    "trainer_ignore": "忽略样例",
+    "trainer_delete": "删除样例",
+    "intent_created": "新建意图",
+    "faq_created": "新建常见问题",
+    "training_started": "开始训练",
+    "cross_validation_started": "开始交叉验证",
+    "training_cancelled": "取消训练",
+    "model_activate": "激活模型",
+    "model_rollback": "回滚模型",
+    "model_sync": "同步当前模型",
 }
 
 _ACTION_RE = re.compile(r"[a-z][a-z_]{0,31}")
