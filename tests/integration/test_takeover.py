@@ -227,6 +227,31 @@ async def staff(running_stack: RunningStack) -> AsyncIterator[ConsoleStaff]:
     await person.close()
 
 
+async def test_a_web_chat_conversation_is_listed_within_2_s_and_found_by_search(
+    running_stack: RunningStack, customer: WebChatCustomer, staff: ConsoleStaff
+) -> None:
+    await customer.say("你好")
+    await customer.settle()
+    phrase = f"网点停车位{customer.session_id[:6]}"
+    await customer.say(f"请问{phrase}够不够")
+    asked = time.monotonic()
+
+    async def ids(params: dict[str, str]) -> list[int]:
+        async with staff.http.get(
+            f"{running_stack.web_url}/api/conversations", params=params
+        ) as resp:
+            assert resp.status == 200
+            return [item["id"] for item in (await resp.json())["items"]]
+
+    async def listed_and_found() -> bool:
+        cid = conversation_id(running_stack, customer.session_id)
+        return cid is not None and cid in await ids({}) and await ids({"q": phrase}) == [cid]
+
+    await eventually(listed_and_found, "the conversation listed and found by search", timeout=10)
+    # Listed and searchable within 2 s of the customer's message.
+    assert time.monotonic() - asked < 2.0
+
+
 async def test_takeover_silences_the_bot_and_delivers_staff_replies_over_socketio(
     running_stack: RunningStack, customer: WebChatCustomer, staff: ConsoleStaff
 ) -> None:
