@@ -175,6 +175,17 @@ def with_rasa_token(settings: Settings) -> Settings:
     return replace(settings, rasa_token=secrets.token_urlsafe(32))
 
 
+def model_to_run(settings: Settings, models_dir: Path) -> Path:
+    """The version a trainer activated in the console (it survives restarts), else the newest
+    archive in ``models_dir``."""
+    from bot.trainer.registry import ModelRegistry
+
+    active = ModelRegistry.from_settings(settings).active()
+    if active is not None and active.path.is_file():
+        return active.path
+    return latest_model(models_dir)
+
+
 def latest_model(models_dir: Path) -> Path:
     models = sorted(models_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
     if not models:
@@ -187,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default=str(PROJECT_ROOT / "models"))
     args = parser.parse_args(argv)
     settings = with_rasa_token(Settings.from_env())
-    stack = Stack(settings, latest_model(Path(args.models)))
+    model = model_to_run(settings, Path(args.models))
+    stack = Stack(settings, model)
     stopping = False
 
     def _stop(signum: int, frame: object) -> None:
@@ -204,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"沙箱银行:  {settings.bank_url}  (短信验证码: {settings.bank_url}"
               "/sandbox/sms-outbox?phone=13800138000)", flush=True)
         print(f"日志:      {settings.data_dir / 'logs'}", flush=True)
+        print(f"模型:      {model}", flush=True)
         from bot.console.users import demo_banner, demo_credentials
 
         banner = demo_banner(demo_credentials(settings))
