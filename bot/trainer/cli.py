@@ -18,7 +18,6 @@ import argparse
 import contextlib
 import csv
 import getpass
-import importlib
 import json
 import os
 import sys
@@ -31,7 +30,6 @@ from bot.settings import PROJECT_ROOT
 
 from .nludata import Change, ProjectPaths, TrainerError
 
-MODEL_COMMANDS = ("train", "evaluate", "compare", "models", "activate", "rollback")
 Handler = Callable[[argparse.Namespace], int]
 
 
@@ -334,17 +332,6 @@ def _quiet_jieba() -> None:
     jieba.setLogLevel(logging.WARNING)
 
 
-def _not_available(name: str) -> Handler:
-    def handler(_args: argparse.Namespace) -> int:
-        print(
-            f"error: '{name}' is not available yet (bot/trainer/cli_models.py is missing)",
-            file=sys.stderr,
-        )
-        return 1
-
-    return handler
-
-
 # --- the parser ------------------------------------------------------------------------
 
 
@@ -363,16 +350,8 @@ def _common(parser: argparse.ArgumentParser, *, writes: bool = False) -> None:
 
 def _register_models(subparsers: Any) -> None:
     """train, evaluate, compare, models, activate, rollback from bot.trainer.cli_models."""
-    module = f"{__package__}.cli_models"
-    try:
-        cli_models = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        for name in MODEL_COMMANDS:
-            sub = subparsers.add_parser(name, help="(not available yet)")
-            sub.set_defaults(handler=_not_available(name))
-        return
+    from . import cli_models
+
     ours = set(subparsers.choices)
     cli_models.register(subparsers)
     # --project / --user after the command name too, unless the command defines them.

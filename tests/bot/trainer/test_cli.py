@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import json
 import os
@@ -259,12 +258,3 @@ def test_inbox_export_json_and_csv(project, tmp_path):
     )
     assert missing.returncode == 1 and "no console database" in missing.stderr
     assert not (tmp_path / "none.db").exists()
-
-
-@pytest.mark.skipif(
-    importlib.util.find_spec("bot.trainer.cli_models") is not None,
-    reason="bot/trainer/cli_models.py provides the model commands",
-)
-def test_model_commands_say_they_are_not_available_yet():
-    done = trainer("train")
-    assert done.returncode == 1 and "not available yet" in done.stderr
