@@ -30,6 +30,7 @@ import json
 import os
 import random
 import re
+import secrets
 import sqlite3
 import statistics
 import sys
@@ -453,7 +454,8 @@ async def measure(settings: Settings, requests: int) -> list[tuple[str, list[flo
 
     from bot.console.app import create_app
 
-    password = "bench-password-2026"
+    # A fresh password per run: the benchmark user lives only in the cached bench database.
+    password = secrets.token_urlsafe(16)
     username = add_support_user(settings.console_db_url, settings, password)
     app = create_app(settings)
     server = TestServer(app, host="127.0.0.1")
