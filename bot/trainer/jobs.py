@@ -17,6 +17,7 @@ import asyncio
 import codecs
 import contextlib
 import fcntl
+import functools
 import json
 import os
 import re
@@ -550,6 +551,8 @@ class TrainingJobs:
                 job.status, job.error = JobStatus.FAILED, str(exc)
                 self._log(job, f"error: {exc}", log)
             finally:
+                if not job.finished:  # an unexpected error: it propagates, the job failed
+                    job.status, job.error = JobStatus.FAILED, job.error or "internal error"
                 job.finished_at = _now()
                 self._cancel.discard(job.id)
                 self._save(job)
@@ -580,9 +583,13 @@ class TrainingJobs:
             archive = Path(tmp) / f"{version}.tar.gz"
             if not archive.is_file():
                 raise _StepFailed(f"rasa train finished but {archive.name} is missing")
-            entry = self.registry.add(
-                archive, trained_by=job.user, data_hash=hash_, version=version,
-                parent=parent.version if parent else None, notes=job.notes,
+            # Reading the archive's metadata takes a moment: keep the event loop free.
+            entry = await asyncio.to_thread(
+                functools.partial(
+                    self.registry.add, archive, trained_by=job.user, data_hash=hash_,
+                    version=version, parent=parent.version if parent else None,
+                    notes=job.notes,
+                )
             )
         job.version = entry.version
         job.result["model"] = str(entry.path)

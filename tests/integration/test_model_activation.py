@@ -105,12 +105,13 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {"root": root, "a": a, "b": b}
 
 
-@pytest.fixture(scope="module")
-def rasa_server(models: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """``rasa run --enable-api`` with model A, the project's endpoints.yml, a token."""
-    root: Path = models["root"]
-    port, token = free_port(), secrets.token_urlsafe(16)
-    (root / "credentials.yml").write_text("rest:\n", encoding="utf-8")
+class PortTaken(Exception):
+    pass
+
+
+def start_rasa(root: Path, model: Path, token: str) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``rasa run --enable-api`` and wait for /status; PortTaken if it lost its port."""
+    port = free_port()
     env = {
         **os.environ,
         "BANKBOT_DATA_DIR": str(root / "var"),  # tracker.db and events.db (endpoints.yml)
@@ -118,20 +119,26 @@ def rasa_server(models: dict[str, Any]) -> Iterator[dict[str, Any]]:
         "RASA_TELEMETRY_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "3",
     }
-    log = (root / "rasa.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rasa", "run", "--enable-api",
-         "--model", str(models["a"].path), "--interface", "127.0.0.1", "--port", str(port),
-         "--auth-token", token, "--endpoints", str(PROJECT_ROOT / "endpoints.yml"),
-         "--credentials", str(root / "credentials.yml")],
-        cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
+    log_path = root / f"rasa-{port}.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "rasa", "run", "--enable-api",
+             "--model", str(model), "--interface", "127.0.0.1", "--port", str(port),
+             "--auth-token", token, "--endpoints", str(PROJECT_ROOT / "endpoints.yml"),
+             "--credentials", str(root / "credentials.yml")],
+            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
 
     async def healthy() -> None:
         async with aiohttp.ClientSession() as http:
             for _ in range(600):
-                assert proc.poll() is None, (root / "rasa.log").read_text(errors="replace")[-3000:]
+                if proc.poll() is not None:
+                    tail = log_path.read_text(errors="replace")[-3000:]
+                    if "address already in use" in tail.lower():
+                        raise PortTaken(tail)
+                    raise AssertionError(f"Rasa exited ({proc.returncode}):\n{tail}")
                 try:
                     async with http.get(f"{url}/status", params={"token": token}) as resp:
                         if resp.status == 200:
@@ -143,6 +150,28 @@ def rasa_server(models: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
     try:
         asyncio.run(healthy())
+    except BaseException:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        raise
+    return proc, url
+
+
+@pytest.fixture(scope="module")
+def rasa_server(models: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """``rasa run --enable-api`` with model A, the project's endpoints.yml, a token."""
+    root: Path = models["root"]
+    token = secrets.token_urlsafe(16)
+    (root / "credentials.yml").write_text("rest:\n", encoding="utf-8")
+    for attempt in range(3):  # other test runs on this machine take free ports too
+        try:
+            proc, url = start_rasa(root, models["a"].path, token)
+            break
+        except PortTaken:
+            if attempt == 2:
+                raise
+    try:
         yield {"url": url, "token": token, "proc": proc}
     finally:
         proc.terminate()
@@ -151,7 +180,6 @@ def rasa_server(models: dict[str, Any]) -> Iterator[dict[str, Any]]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        log.close()
 
 
 @pytest.fixture
