@@ -15,15 +15,16 @@ PYTHON310 := $(shell for c in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: help venv node browser-deps train seed run test test-unit validate test-stories test-nlu bench bench-wechat bench-console bench-train lint clean wechat-menu
+.PHONY: help venv node browser-deps train seed run test test-unit validate test-stories test-nlu bench bench-wechat bench-activation bench-console bench-train lint clean wechat-menu
 
 help:
 	@echo "make run    - install, train if needed, seed the sandbox bank, start every process"
 	@echo "make test   - the whole test suite (unit, integration, browser, stories, held-out NLU)"
 	@echo "make train  - train the model (skipped when data and config are unchanged)"
-	@echo "make bench  - REST latency, the WeChat load test, then train + evaluate timing"
+	@echo "make bench  - REST latency, then every benchmark below"
 	@echo "make bench-train - time a full training + held-out evaluation (target < 5 min)"
 	@echo "make bench-wechat - 50 simulated WeChat users at once (fake WeChat API, loopback)"
+	@echo "make bench-activation - conversations while a model version is activated (< 2 s max)"
 	@echo "make bench-console - console list/search latency with 100k conversations (< 300 ms median)"
 	@echo "make lint   - ruff and mypy"
 
@@ -92,8 +93,14 @@ wechat-menu: venv
 bench: venv train
 	$(PY) benchmarks/rest_latency.py --model $(MODEL)
 	$(PY) benchmarks/wechat_load.py --model $(MODEL)
+	$(MAKE) --no-print-directory bench-activation
 	$(MAKE) --no-print-directory bench-console
 	$(MAKE) --no-print-directory bench-train
+
+# A trainer activates a model (PUT /model) while REST conversations go on; fails when
+# a message fails or one sent during the load waits 2 s or more.
+bench-activation: venv train
+	$(PY) benchmarks/model_activation.py --model $(MODEL)
 
 # A full training of the project's data (empty Rasa cache), held-out evaluation and
 # comparison with the current model, as the console's training job runs them;

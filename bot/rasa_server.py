@@ -11,14 +11,29 @@ works, never what it answers:
   now checked once; a valid response is accepted after the same validation of
   the response itself, and an invalid one still goes through Rasa's own code,
   so its error and message are unchanged.
+* ``PUT /model`` (a trainer activating a model version) loaded the model on the
+  server's event loop: every conversation stalled for the whole load (~60 s for
+  the project's model). The model is now loaded in a worker thread; messages are
+  answered by the previous model until the new one replaces it.
+* Loading a TensorFlow model (DIET, ResponseSelector, TED) runs one training step
+  to build its weights, and tracing that step as a graph took most of the load.
+  That step now runs eagerly (its result is overwritten by the saved weights right
+  after); the prediction graph is still traced during the load, as before, so
+  the first message is not slower.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 _installed = False
 _lock = threading.Lock()
@@ -63,6 +78,88 @@ def _fast_validate_action_result(
     return _validate_action_result
 
 
+# Set while Rasa's ``load_agent`` runs: ``Agent.load_model`` calls are collected
+# here and run in a worker thread afterwards (a context variable: per request).
+_deferred_loads: ContextVar[list[tuple[Any, Any, Any]] | None] = ContextVar(
+    "bankbot_deferred_loads", default=None
+)
+
+
+def _deferrable_load_model(original: Callable[..., None]) -> Callable[..., None]:
+    def load_model(self: Any, model_path: Any, fingerprint: Any = None) -> None:
+        pending = _deferred_loads.get()
+        if pending is None:
+            original(self, model_path, fingerprint)
+        else:
+            pending.append((self, model_path, fingerprint))
+
+    load_model.__wrapped__ = original  # type: ignore[attr-defined]
+    return load_model
+
+
+def _load_agent_off_the_loop(original: Callable[..., Any]) -> Callable[..., Any]:
+    async def load_agent(*args: Any, **kwargs: Any) -> Any:
+        pending: list[tuple[Any, Any, Any]] = []
+        token = _deferred_loads.set(pending)
+        try:
+            agent = await original(*args, **kwargs)  # stores and broker, no model yet
+        finally:
+            _deferred_loads.reset(token)
+        for target, model_path, fingerprint in pending:
+            # Errors propagate: Rasa's PUT /model answers them as a LoadingError.
+            await asyncio.to_thread(target.load_model, model_path, fingerprint)
+        return agent
+
+    load_agent.__wrapped__ = original  # type: ignore[attr-defined]
+    return load_agent
+
+
+_eager_lock = threading.Lock()
+_eager_users = 0
+
+
+@contextlib.contextmanager
+def functions_run_eagerly() -> Iterator[None]:
+    """TensorFlow functions run eagerly inside (process-wide; nesting and threads counted)."""
+    import tensorflow as tf
+
+    global _eager_users
+    with _eager_lock:
+        _eager_users += 1
+        if _eager_users == 1:
+            tf.config.run_functions_eagerly(True)
+    try:
+        yield
+    finally:
+        with _eager_lock:
+            _eager_users -= 1
+            if _eager_users == 0:
+                tf.config.run_functions_eagerly(False)
+
+
+def _load_with_eager_build(original: Callable[..., Any]) -> Any:
+    def load(
+        cls: Any,
+        model_file_name: Any,
+        model_data_example: Any,
+        predict_data_example: Any = None,
+        finetune_mode: bool = False,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        with functions_run_eagerly():
+            model = original(
+                cls, model_file_name, model_data_example, None, finetune_mode, *args, **kwargs
+            )
+        if not finetune_mode and predict_data_example:
+            # Rasa's own warm-up: trace the prediction graph now, not on the first message.
+            model.run_inference(predict_data_example)
+        return model
+
+    load.__wrapped__ = original  # type: ignore[attr-defined]
+    return classmethod(load)
+
+
 def install() -> None:
     """Applies the fixes to the imported Rasa (idempotent)."""
     global _installed
@@ -74,6 +171,14 @@ def install() -> None:
         RemoteAction._validate_action_result = _fast_validate_action_result(  # type: ignore[method-assign]
             RemoteAction._validate_action_result
         )
+
+        import rasa.core.agent
+        from rasa.utils.tensorflow.models import RasaModel
+
+        agent_cls = rasa.core.agent.Agent
+        agent_cls.load_model = _deferrable_load_model(agent_cls.load_model)  # type: ignore[method-assign]
+        rasa.core.agent.load_agent = _load_agent_off_the_loop(rasa.core.agent.load_agent)
+        RasaModel.load = _load_with_eager_build(RasaModel.load.__func__)  # type: ignore[method-assign,assignment]
         _installed = True
 
 

@@ -1,7 +1,9 @@
-"""bot.rasa_server: Rasa's action-response validation without re-checking the schema."""
+"""bot.rasa_server: Rasa's runtime fixes (action-response validation, model loading)."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -76,12 +78,24 @@ def test_an_invalid_schema_still_raises() -> None:
         rasa_server.is_valid({}, {"type": "no such type"})
 
 
+def restore_rasa_after_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lets the test call ``install()``; every attribute it replaces is restored after."""
+    import rasa.core.agent
+    from rasa.utils.tensorflow.models import RasaModel
+
+    monkeypatch.setattr(rasa_server, "_installed", False)
+    monkeypatch.setattr(RemoteAction, "_validate_action_result",
+                        RemoteAction._validate_action_result)
+    monkeypatch.setattr(rasa.core.agent.Agent, "load_model", rasa.core.agent.Agent.load_model)
+    monkeypatch.setattr(rasa.core.agent, "load_agent", rasa.core.agent.load_agent)
+    monkeypatch.setattr(RasaModel, "load", RasaModel.__dict__["load"])
+
+
 def test_installed_validation_accepts_and_rejects_like_rasa(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     original = RemoteAction._validate_action_result
-    monkeypatch.setattr(rasa_server, "_installed", False)
-    monkeypatch.setattr(RemoteAction, "_validate_action_result", original)
+    restore_rasa_after_install(monkeypatch)
     rasa_server.install()
     rasa_server.install()  # idempotent: wrapped once
     patched = RemoteAction._validate_action_result
@@ -103,3 +117,119 @@ def test_stack_starts_rasa_through_this_module(tmp_path: Path) -> None:
     stack = Stack(Settings.from_env({"BANKBOT_DATA_DIR": str(tmp_path)}), tmp_path / "m.tar.gz")
     rasa = next(p for p in stack.plan() if p.name == "rasa")
     assert rasa.args[1:4] == ["-m", "bot.rasa_server", "run"]
+
+
+# ---------------------------------------------------------------------------
+# Model loading
+
+
+class FakeAgent:
+    loaded: list[tuple[str, str | None, str]]
+
+    def load_model(self, model_path: str, fingerprint: str | None = None) -> None:
+        raise NotImplementedError  # each test gives its own
+
+
+def agent_loader(load: Any) -> tuple[Any, type[FakeAgent]]:
+    """Rasa's shape: an async ``load_agent`` that builds an agent and calls its ``load_model``."""
+
+    class Agent(FakeAgent):
+        def __init__(self) -> None:
+            self.loaded = []
+
+        load_model = rasa_server._deferrable_load_model(load)
+
+    async def load_agent(model_path: str) -> FakeAgent:
+        agent = Agent()
+        await asyncio.sleep(0)  # Rasa creates its event broker here
+        agent.load_model(model_path)
+        return agent
+
+    return rasa_server._load_agent_off_the_loop(load_agent), Agent
+
+
+async def test_a_model_loads_in_a_worker_thread_while_the_loop_keeps_serving() -> None:
+    release = threading.Event()
+    started = threading.Event()
+
+    def slow_load(agent: FakeAgent, model_path: str, fingerprint: str | None = None) -> None:
+        started.set()
+        assert release.wait(10)
+        agent.loaded.append((model_path, fingerprint, threading.current_thread().name))
+
+    load_agent, agent_class = agent_loader(slow_load)
+    loading = asyncio.create_task(load_agent("models/new.tar.gz"))
+    assert await asyncio.to_thread(started.wait, 10)
+    # The loop still runs other work (other conversations) during the load.
+    served = [await asyncio.sleep(0.01, result=i) for i in range(3)]
+    assert served == [0, 1, 2] and not loading.done()
+    release.set()
+    agent = await loading
+    [(path, fingerprint, thread)] = agent.loaded
+    assert path == "models/new.tar.gz" and fingerprint is None
+    assert thread != threading.current_thread().name
+
+    # Outside Rasa's load_agent (e.g. Agent.load at start-up) the load happens in place.
+    release.set()
+    direct = agent_class()
+    direct.load_model("models/direct.tar.gz", "fp")
+    assert direct.loaded == [("models/direct.tar.gz", "fp", threading.current_thread().name)]
+
+
+async def test_a_failing_load_reaches_the_caller() -> None:
+    def broken(agent: FakeAgent, model_path: str, fingerprint: str | None = None) -> None:
+        raise ValueError(f"cannot read {model_path}")
+
+    load_agent, _ = agent_loader(broken)
+    with pytest.raises(ValueError, match="cannot read models/bad.tar.gz"):
+        await load_agent("models/bad.tar.gz")
+
+
+def test_functions_run_eagerly_only_inside_and_nests() -> None:
+    import tensorflow as tf
+
+    assert not tf.config.functions_run_eagerly()
+    with rasa_server.functions_run_eagerly():
+        assert tf.config.functions_run_eagerly()
+        with rasa_server.functions_run_eagerly():
+            assert tf.config.functions_run_eagerly()
+        assert tf.config.functions_run_eagerly()  # the outer load is still building
+    assert not tf.config.functions_run_eagerly()
+    with pytest.raises(RuntimeError), rasa_server.functions_run_eagerly():
+        raise RuntimeError("load failed")
+    assert not tf.config.functions_run_eagerly()
+
+
+def test_installed_model_load_builds_eagerly_and_traces_prediction(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import tensorflow as tf
+    from rasa.utils.tensorflow.models import RasaModel
+
+    restore_rasa_after_install(monkeypatch)
+    seen: dict[str, Any] = {}
+
+    class Model:
+        def run_inference(self, data: Any) -> None:
+            seen["predicted_eagerly"] = tf.config.functions_run_eagerly()
+            seen["predicted_on"] = data
+
+    def original_load(cls: Any, file: str, example: Any, predict: Any = None,
+                      finetune: bool = False, *args: Any, **kwargs: Any) -> Model:
+        seen["built_eagerly"] = tf.config.functions_run_eagerly()
+        seen["args"] = (file, example, predict, finetune, args, kwargs)
+        return Model()
+
+    monkeypatch.setattr(RasaModel, "load", classmethod(original_load))
+    rasa_server.install()
+    model = RasaModel.load("weights.tf_model", "example", "predict-example", config={"x": 1})
+    assert isinstance(model, Model)
+    assert seen["built_eagerly"] is True
+    # Rasa's own warm-up prediction is taken out of the eager part and traced after it.
+    assert seen["args"] == ("weights.tf_model", "example", None, False, (), {"config": {"x": 1}})
+    assert seen["predicted_eagerly"] is False and seen["predicted_on"] == "predict-example"
+    assert not tf.config.functions_run_eagerly()
+
+    seen.clear()
+    RasaModel.load("weights.tf_model", "example", "predict-example", True)  # finetuning
+    assert "predicted_on" not in seen

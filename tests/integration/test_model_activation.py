@@ -1,7 +1,8 @@
 """Activate and roll back model versions on a running Rasa server, without a restart.
 
 Two tiny models with different labels (A: greet/goodbye, B: hello/bye) are trained
-through the training jobs; a real ``rasa run --enable-api`` starts with A, using the
+through the training jobs; a real Rasa server (``python -m bot.rasa_server run
+--enable-api``, as ``make run`` starts it) starts with A, using the
 project's endpoints.yml (SQL tracker store). Activating B must change what
 ``/model/parse`` answers in the same server process, messages sent while Rasa loads
 B must be answered, and the conversation's tracker must keep its events across the
@@ -110,7 +111,7 @@ class PortTaken(Exception):
 
 
 def start_rasa(root: Path, model: Path, token: str) -> tuple[subprocess.Popen[bytes], str]:
-    """Start ``rasa run --enable-api`` and wait for /status; PortTaken if it lost its port."""
+    """Start the Rasa server with ``--enable-api`` and wait for /status; PortTaken if it lost its port."""
     port = free_port()
     env = {
         **os.environ,
@@ -122,7 +123,7 @@ def start_rasa(root: Path, model: Path, token: str) -> tuple[subprocess.Popen[by
     log_path = root / f"rasa-{port}.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "rasa", "run", "--enable-api",
+            [sys.executable, "-m", "bot.rasa_server", "run", "--enable-api",
              "--model", str(model), "--interface", "127.0.0.1", "--port", str(port),
              "--auth-token", token, "--endpoints", str(PROJECT_ROOT / "endpoints.yml"),
              "--credentials", str(root / "credentials.yml")],
@@ -160,7 +161,7 @@ def start_rasa(root: Path, model: Path, token: str) -> tuple[subprocess.Popen[by
 
 @pytest.fixture(scope="module")
 def rasa_server(models: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """``rasa run --enable-api`` with model A, the project's endpoints.yml, a token."""
+    """The Rasa server with model A, the project's endpoints.yml, a token."""
     root: Path = models["root"]
     token = secrets.token_urlsafe(16)
     (root / "credentials.yml").write_text("rest:\n", encoding="utf-8")
