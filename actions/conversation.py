@@ -1,4 +1,4 @@
-"""Conversation-level actions: greeting, session start, cancelling a task."""
+"""Conversation-level actions: greeting, session start, restart, cancelling a task."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from rasa_sdk.events import (
     ActionExecuted,
     ConversationPaused,
     EventType,
+    FollowupAction,
+    Restarted,
     SessionStarted,
     SlotSet,
 )
@@ -99,3 +101,21 @@ class ActionSessionStart(Action):
         ]
         paused = [ConversationPaused()] if tracker.is_paused() else []
         return [SessionStarted(), *carried, *paused, ActionExecuted("action_listen")]
+
+
+class ActionRestart(Action):
+    """``/restart`` starts over like Rasa's own action, unless staff hold the conversation.
+
+    Rasa handles a restart even in a paused conversation, and its Restarted event
+    unpauses it: the bot would answer beside the staff member who took it over.
+    There the request is only logged (staff see it in the transcript); the console's
+    hand-back is what gives the conversation back to the bot.
+    """
+
+    def name(self) -> str:
+        return "action_restart"
+
+    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        if tracker.is_paused():
+            return [FollowupAction("action_listen")]
+        return [Restarted()]  # silent, as Rasa's is without an utter_restart response

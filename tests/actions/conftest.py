@@ -78,6 +78,7 @@ def make_tracker(
     requested_slot: str | None = None,
     validated: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
+    paused: bool = False,
 ) -> Tracker:
     """A tracker whose last user message came through ``channel``.
 
@@ -104,7 +105,7 @@ def make_tracker(
         slots=all_slots,
         latest_message=message,
         events=events,
-        paused=False,
+        paused=paused,
         followup_action=None,
         active_loop={"name": active_loop} if active_loop else {},
         latest_action_name="action_listen",
