@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import socket
@@ -29,6 +30,16 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` different free ports (each socket stays bound until all are picked, so
+    the kernel cannot hand the same port out twice)."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
 
 
 class RunningStack:
@@ -69,9 +80,13 @@ def fake_wechat_api() -> Iterator[FakeWeChatAPI]:
 
 
 @pytest.fixture(scope="session")
-def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def stack_settings(
+    tmp_path_factory: pytest.TempPathFactory, fake_wechat_api: FakeWeChatAPI
+) -> Settings:
+    # The fake WeChat API binds its port first, so the stack's cannot be the same one.
     data_dir: Path = tmp_path_factory.mktemp("stack")
-    ports = {name: free_port() for name in ("rasa", "action", "bank", "web")}
+    names = ("rasa", "action", "bank", "web")
+    ports = dict(zip(names, free_ports(len(names)), strict=True))
     base = Settings.from_env(
         {
             "BANKBOT_DATA_DIR": str(data_dir),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -15,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS_DIR = ROOT / "test-results"
@@ -31,12 +32,6 @@ CHROMIUM_ARGS = [
 ]
 ECHO_SERVER = ROOT / "tests" / "bot" / "channels" / "echo_server.py"
 
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager
@@ -81,7 +76,7 @@ class WebChatStack:
 @contextmanager
 def webchat_stack(cors: str = "*") -> Iterator[WebChatStack]:
     """Start the echo server and ``python -m bot.console`` pointed at it."""
-    rasa_port, web_port = free_port(), free_port()
+    rasa_port, web_port = free_ports(2)
     rasa_url = f"http://127.0.0.1:{rasa_port}"
     web_url = f"http://127.0.0.1:{web_port}"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

@@ -16,8 +16,9 @@ import pytest
 
 from bot.console.users import DEMO_USERS
 from tests.bot.console.convdata import add_conversation, at, open_db
+from tests.conftest import free_port
 
-from .conftest import RESULTS_DIR, ROOT, free_port, serve
+from .conftest import RESULTS_DIR, ROOT, serve
 
 PASSWORDS = {name: password for name, _role, _shown, password in DEMO_USERS}
 CARD = "6222020200112341234"

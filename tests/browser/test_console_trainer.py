@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import ROOT, free_port, serve
+from tests.browser.conftest import ROOT, serve
+from tests.conftest import free_port
 
 pytestmark = [pytest.mark.browser]
 

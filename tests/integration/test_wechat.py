@@ -345,7 +345,8 @@ async def test_slow_action_server_acks_then_answers_once(
         xml = server.text(user.openid, "查余额")
         delivery = await user.deliver(xml)
         assert delivery.text == "success"
-        assert delivery.elapsed < 1.0
+        # Acknowledged long before WeChat's 5 s (the channel waits ~0.3 s for Rasa here).
+        assert delivery.elapsed < 3.0
         # WeChat would not retry after success; a stray retry changes nothing.
         retry = await user.deliver(xml)
         assert retry.text == "success"

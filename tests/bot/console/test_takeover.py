@@ -752,8 +752,9 @@ async def test_waiting_too_long_gets_one_apology_with_service_hours(
     make_console: Any, rasa: tuple[FakeRasa, str]
 ) -> None:
     fake, _ = rasa
-    console = await make_console(HANDOFF_TIMEOUT_SECONDS="2", HANDOFF_CHECK_SECONDS="0.2")
-    late = add_conversation(console, "late-1", requested_ago=5)
+    # A wide gap between the two: a stalled machine must not make "fresh" due as well.
+    console = await make_console(HANDOFF_TIMEOUT_SECONDS="30", HANDOFF_CHECK_SECONDS="0.2")
+    late = add_conversation(console, "late-1", requested_ago=60)
     fresh = add_conversation(console, "fresh-1", requested_ago=0)
     deadline = time.monotonic() + 5
     while not fake.sent("late-1"):

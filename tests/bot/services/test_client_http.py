@@ -28,7 +28,7 @@ async def odd_server(aiohttp_server):
     async def handler(request: web.Request) -> web.StreamResponse:
         kind = request.match_info["kind"]
         if kind == "slow":
-            await asyncio.sleep(2)
+            await asyncio.sleep(5)
             return web.json_response({})
         if kind == "crash":
             return web.Response(status=500, text="<html>Internal Server Error</html>")
@@ -60,7 +60,7 @@ async def odd_server(aiohttp_server):
 @pytest.fixture
 async def odd(aiohttp_server):
     server = await odd_server(aiohttp_server)
-    client = ServiceClient(str(server.make_url("")), timeout=0.3)
+    client = ServiceClient(str(server.make_url("")), timeout=1.0)
     yield client
     await client.close()
 

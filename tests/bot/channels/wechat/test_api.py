@@ -79,9 +79,9 @@ async def test_quota_and_window_errors(api: WeChatAPI, fake_api: FakeWeChatAPI) 
 
 
 async def test_latency_beyond_the_timeout_is_unavailable(fake_api: FakeWeChatAPI) -> None:
-    client = WeChatAPI(TEST_APPID, TEST_SECRET, fake_api.url, timeout=0.3)
+    client = WeChatAPI(TEST_APPID, TEST_SECRET, fake_api.url, timeout=1.0)
     await client.access_token()
-    fake_api.latency = 1.0
+    fake_api.latency = 3.0
     with pytest.raises(APIUnavailable):
         await client.send_text("o1", "slow")
     await client.close()
