@@ -28,8 +28,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -182,11 +184,24 @@ def install() -> None:
         _installed = True
 
 
+def with_token_from_env(argv: list[str], environ: Mapping[str, str]) -> list[str]:
+    """``argv`` plus ``--auth-token`` from ``RASA_TOKEN`` for ``run`` when it has none.
+
+    bot/run.py passes the token this way: a command-line argument is readable by
+    every local user (``ps``), a process's environment only by its owner.
+    """
+    token = environ.get("RASA_TOKEN", "")
+    if len(argv) < 2 or argv[1] != "run" or not token or "--auth-token" in argv:
+        return argv
+    return [*argv, "--auth-token", token]
+
+
 def main() -> None:
     """Runs Rasa's command line (``sys.argv`` as for ``rasa``) with the fixes."""
     install()
     from rasa.__main__ import main as rasa_main
 
+    sys.argv = with_token_from_env(sys.argv, os.environ)
     rasa_main()
 
 

@@ -81,7 +81,6 @@ class Stack:
         s = self.settings
         base = f"http://{s.host}"
         rasa = str(VENV_BIN / "rasa")
-        auth = ["--auth-token", s.rasa_token] if s.rasa_token else []
         # /status needs the token when the API has one (and a loaded model either way).
         status_query = f"?{urllib.parse.urlencode({'token': s.rasa_token})}" if s.rasa_token else ""
         return [
@@ -106,7 +105,7 @@ class Stack:
                     "--cors", "*",
                     "--credentials", str(PROJECT_ROOT / "credentials.yml"),
                     "--endpoints", str(PROJECT_ROOT / "endpoints.yml"),
-                    *auth,
+                    # --auth-token comes from RASA_TOKEN (bot/rasa_server.py), not argv.
                 ],
                 f"{base}:{s.rasa_port}/status{status_query}",
             ),

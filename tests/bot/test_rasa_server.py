@@ -114,9 +114,25 @@ def test_installed_validation_accepts_and_rejects_like_rasa(
 
 
 def test_stack_starts_rasa_through_this_module(tmp_path: Path) -> None:
-    stack = Stack(Settings.from_env({"BANKBOT_DATA_DIR": str(tmp_path)}), tmp_path / "m.tar.gz")
+    settings = Settings.from_env({"BANKBOT_DATA_DIR": str(tmp_path), "RASA_TOKEN": "s3cret"})
+    stack = Stack(settings, tmp_path / "m.tar.gz")
     rasa = next(p for p in stack.plan() if p.name == "rasa")
     assert rasa.args[1:4] == ["-m", "bot.rasa_server", "run"]
+    # The token reaches Rasa through its environment, never its (world-readable) argv.
+    assert not any("s3cret" in arg for p in stack.plan() for arg in p.args)
+    assert stack.env()["RASA_TOKEN"] == "s3cret"
+
+
+def test_the_token_comes_from_the_environment_unless_given() -> None:
+    argv = ["bot.rasa_server", "run", "--enable-api"]
+    assert rasa_server.with_token_from_env(argv, {"RASA_TOKEN": "t"}) == [
+        *argv, "--auth-token", "t"]
+    assert rasa_server.with_token_from_env(argv, {}) == argv
+    assert rasa_server.with_token_from_env(argv, {"RASA_TOKEN": ""}) == argv
+    given = [*argv, "--auth-token", "mine"]
+    assert rasa_server.with_token_from_env(given, {"RASA_TOKEN": "t"}) == given
+    train = ["bot.rasa_server", "train"]  # only the server takes a token
+    assert rasa_server.with_token_from_env(train, {"RASA_TOKEN": "t"}) == train
 
 
 # ---------------------------------------------------------------------------
