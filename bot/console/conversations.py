@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from bot.bank.clock import CST
 
-from . import audit
+from . import audit, takeover
 from . import queries as q
 from .auth import client_ip, error_response, is_api, requires
 from .db import run
@@ -162,6 +162,7 @@ async def _render_transcript(
         )
     except q.NotFound:
         return _not_found(request)
+    panel = await takeover.panel_context(request, transcript.conversation)
     return aiohttp_jinja2.render_template(
         "console/transcript.html",
         request,
@@ -170,6 +171,7 @@ async def _render_transcript(
             "conversation": transcript.conversation,
             "error": error,
             "notice": request.query.get("done"),
+            **panel,
         },
         status=status,
     )

@@ -12,6 +12,8 @@ The console uses it to take conversations over and hand them back:
 * ``trigger_intent``: run the bot as if the customer had sent an intent (after a
   hand-back, to resume the interrupted task).
 * ``tracker``: the conversation's current state and events.
+* ``wechat_budget``: how many customer-service messages the WeChat channel may
+  still send to a customer (its ``/webhooks/wechat/budget/<openid>`` endpoint).
 
 Every call sends ``?token=`` when the API has one. Failures raise
 :class:`RasaUnavailable` (network error, timeout, 5xx) or :class:`RasaRejected`
@@ -85,14 +87,19 @@ class RasaClient:
         *,
         params: Mapping[str, str] | None = None,
         payload: Any = None,
+        timeout: float | None = None,
     ) -> Any:
         query = dict(params or {})
         if self.token:
             query["token"] = self.token
         url = f"{self.base_url}{path}"
+        # A shorter limit than the session's for this call only (None: the session's).
+        extra: dict[str, Any] = {}
+        if timeout is not None:
+            extra["timeout"] = aiohttp.ClientTimeout(total=timeout)
         try:
             async with self._http().request(
-                method, url, params=query, json=payload
+                method, url, params=query, json=payload, **extra
             ) as resp:
                 text = await resp.text()
                 status = resp.status
@@ -166,6 +173,18 @@ class RasaClient:
             payload={"name": intent, "entities": entities or []},
         )
         return result if isinstance(result, dict) else {}
+
+    async def wechat_budget(
+        self, openid: str, *, channel: str = "wechat", timeout: float | None = None
+    ) -> dict[str, Any]:
+        """The WeChat channel's customer-service budget for ``openid``: ``left``,
+        ``window_open``, ``window_closes_at``, ``last_user_message_at``."""
+        result = await self._call(
+            "GET", f"/webhooks/{channel}/budget/{quote(openid, safe='')}", timeout=timeout
+        )
+        if not isinstance(result, dict) or not isinstance(result.get("left"), int):
+            raise RasaUnavailable("unexpected budget answer from the WeChat channel")
+        return result
 
 
 def _error_message(text: str) -> str:

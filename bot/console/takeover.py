@@ -9,7 +9,10 @@ How it works with Rasa (see :mod:`bot.console.rasa_client`):
 * reply: a ``BotUttered`` with ``metadata.staff`` appended with side effects, so Rasa
   stores it in the tracker (the transcript shows it as a staff message) and sends it
   on the customer's latest channel (web chat over socket.io, WeChat through the
-  customer-service API);
+  customer-service API). WeChat allows only a few such messages per customer message,
+  within 48 h of it: the WeChat channel keeps that budget and tells the console
+  (``RasaClient.wechat_budget``); the panel shows it, and a reply the channel could
+  not deliver is refused before anything is written;
 * hand back: the "left" message, Rasa's ``resume`` event, then the interrupted task
   is triggered again (``trigger_intent``) so the bot continues where it was.
 
@@ -133,6 +136,17 @@ ERRORS = {
     "empty": "回复内容不能为空。",
     "too_long": f"回复内容过长（最多 {MAX_REPLY_CHARS} 字）。",
 }
+
+# WeChat's customer-service limits (see bot/channels/wechat/channel.py).
+WECHAT_CHANNEL = "wechat"
+WECHAT_BUDGET_TIMEOUT = 3.0  # seconds; the panel and the reply must not hang on it
+WECHAT_UNKNOWN = "无法确认微信发送额度（暂时连不上微信通道），消息仍会尝试发送。"
+WECHAT_NOT_DELIVERED = {  # the channel's reason -> what staff read
+    "45015": "微信拒绝发送：客户超过 48 小时没有发消息（或已取消关注），这条消息客户收不到。",
+    "45047": "微信拒绝发送：客户回复前可发送的条数已用完，这条消息客户收不到。",
+    "no_quota": "微信拒绝发送：客户回复前可发送的条数已用完，这条消息客户收不到。",
+}
+WECHAT_NOT_CONFIRMED = "微信没有确认收到这条消息，客户可能没有收到，请稍后重试或等客户回复。"
 
 
 # ---------------------------------------------------------------------------
@@ -265,6 +279,7 @@ class Claim:
     created_handoff: bool = False
     previous_holder: int | None = None
     taken_by: str | None = None
+    channel: str = ""
 
 
 def _latest_handoff(session: Session, conversation_id: int, statuses: tuple[str, ...]) -> Handoff | None:
@@ -348,6 +363,7 @@ def held_conversation(session: Session, conversation_id: int, user: CurrentUser)
         handoff_id=handoff.id if handoff else None,
         previous_holder=conv.assigned_to,
         taken_by=handoff.taken_by if handoff else None,
+        channel=conv.channel or "",
     )
 
 
@@ -720,6 +736,98 @@ async def _timeout_loop(app: web.Application) -> None:
 
 
 # ---------------------------------------------------------------------------
+# WeChat's customer-service budget (the channel's count, shown to staff)
+
+
+@dataclass(frozen=True)
+class WeChatBudget:
+    """What the WeChat channel says staff may still send; ``known`` False when it
+    could not be asked (the send is then allowed: the channel has the last word)."""
+
+    known: bool
+    left: int = 0
+    window_open: bool = False
+    quota: int = 5
+    delivery_seq: int | None = None  # the channel's last delivery to this customer
+    delivery_error: str | None = None  # None when it went out
+
+    @property
+    def blocked(self) -> bool:
+        return self.known and (self.left <= 0 or not self.window_open)
+
+    @property
+    def text(self) -> str:
+        if not self.known:
+            return WECHAT_UNKNOWN
+        if self.blocked:
+            return (
+                "客户在微信里回复之前，微信不允许再发送消息"
+                f"（每条客户消息后最多 {self.quota} 条，48 小时内有效）。"
+            )
+        return f"微信限制：客户回复前还可发送 {self.left} 条。"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "known": self.known,
+            "left": self.left if self.known else None,
+            "window_open": self.window_open if self.known else None,
+            "blocked": self.blocked,
+            "text": self.text,
+        }
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any]) -> WeChatBudget:
+        quota = data.get("quota")
+        delivery = data.get("last_delivery")
+        delivery = delivery if isinstance(delivery, Mapping) else {}
+        seq = delivery.get("seq")
+        return cls(
+            known=True,
+            left=max(0, int(data.get("left") or 0)),
+            window_open=bool(data.get("window_open")),
+            quota=quota if isinstance(quota, int) and quota > 0 else 5,
+            delivery_seq=seq if isinstance(seq, int) else None,
+            delivery_error=None if delivery.get("ok", True) else str(delivery.get("error") or ""),
+        )
+
+
+async def wechat_budget(app: web.Application, sender_id: str) -> WeChatBudget:
+    """Ask the WeChat channel (through Rasa's server) what it may still send."""
+    timeout = min(WECHAT_BUDGET_TIMEOUT, app[SETTINGS_KEY].rasa_api_timeout)
+    try:
+        data = await app[RASA_KEY].wechat_budget(sender_id, timeout=timeout)
+    except RasaError as exc:
+        logger.warning("WeChat budget of %s*** unknown: %s", sender_id[:6], exc)
+        return WeChatBudget(known=False)
+    return WeChatBudget.parse(data)
+
+
+def delivery_warning(before: WeChatBudget, after: WeChatBudget) -> str | None:
+    """What staff should know when the channel's delivery of a reply (the one
+    after ``before`` was read) failed; None when it went out or nobody can tell."""
+    if not (before.known and after.known) or after.delivery_seq is None:
+        return None
+    if after.delivery_seq == before.delivery_seq or after.delivery_error is None:
+        return None
+    return WECHAT_NOT_DELIVERED.get(after.delivery_error, WECHAT_NOT_CONFIRMED)
+
+
+async def panel_context(request: web.Request, conversation: Any) -> dict[str, Any]:
+    """Extra context for the takeover panel: the WeChat budget of a conversation
+    the signed-in staff member holds (nothing for other channels)."""
+    user = request.get(USER_KEY)
+    if (
+        user is None
+        or getattr(conversation, "channel", None) != WECHAT_CHANNEL
+        or getattr(conversation, "status", None) != "staff"
+        or user.role not in ("support", "admin")
+        or (getattr(conversation, "assigned_to", None) != user.id and not user.is_admin)
+    ):
+        return {}
+    return {"wechat_budget": await wechat_budget(request.app, conversation.sender_id)}
+
+
+# ---------------------------------------------------------------------------
 # handlers
 
 RASA_KEY = web.AppKey("takeover_rasa", RasaClient)
@@ -746,9 +854,15 @@ def _wants_json(request: web.Request) -> bool:
 
 
 def _failure(request: web.Request, status: int, code: str) -> web.StreamResponse:
+    return _refused(request, status, code, ERRORS[code])
+
+
+def _refused(
+    request: web.Request, status: int, code: str, message: str, **payload: Any
+) -> web.StreamResponse:
     if _wants_json(request):
-        return web.json_response({"error": ERRORS[code], "code": code}, status=status)
-    return error_response(request, status, ERRORS[code], heading="操作未完成")
+        return web.json_response({"error": message, "code": code, **payload}, status=status)
+    return error_response(request, status, message, heading="操作未完成")
 
 
 def _done(request: web.Request, location: str, **payload: Any) -> web.StreamResponse:
@@ -862,6 +976,11 @@ async def reply(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound()
     if not held.ok:
         return _failure(request, 409, "not_yours")
+    budget = None
+    if held.channel == WECHAT_CHANNEL:
+        budget = await wechat_budget(app, held.sender_id)
+        if budget.blocked:  # WeChat would refuse it: write nothing, say why
+            return _refused(request, 409, "wechat_quota", budget.text, wechat=budget.to_json())
     try:
         await app[RASA_KEY].say(
             held.sender_id, text, {"staff": user.username, "staff_name": user.display_name}
@@ -870,7 +989,28 @@ async def reply(request: web.Request) -> web.StreamResponse:
         logger.error("staff reply to conversation %s failed: %s", conversation_id, exc)
         return _failure(request, 503, "rasa")
     await _db(app, lambda s: note_reply(s, held.handoff_id, time.time()))
-    return _done(request, f"{_transcript_url(conversation_id)}#takeover")
+    extra: dict[str, Any] = {}
+    if budget is not None:
+        after = await wechat_budget(app, held.sender_id)
+        extra["wechat"] = after.to_json()
+        warning = delivery_warning(budget, after)
+        if warning:
+            extra["warning"] = warning
+    return _done(request, f"{_transcript_url(conversation_id)}#takeover", **extra)
+
+
+@requires("support")
+async def wechat_budget_api(request: web.Request) -> web.StreamResponse:
+    """GET /api/takeover/{id}/wechat-budget: what staff may still send (WeChat only)."""
+    conversation_id = _conversation_id(request)
+    user: CurrentUser = request[USER_KEY]
+    held = await _db(request.app, lambda s: held_conversation(s, conversation_id, user))
+    if held.reason == "missing":
+        raise web.HTTPNotFound()
+    if not held.ok or held.channel != WECHAT_CHANNEL:
+        return web.json_response({"wechat": None})
+    budget = await wechat_budget(request.app, held.sender_id)
+    return web.json_response({"wechat": budget.to_json()})
 
 
 @requires("support")
@@ -956,6 +1096,11 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/api/queue", queue_api, name="takeover_queue_api")
     app.router.add_get(
         "/api/takeover/{conversation_id}/live", live_api, name="takeover_live"
+    )
+    app.router.add_get(
+        "/api/takeover/{conversation_id}/wechat-budget",
+        wechat_budget_api,
+        name="takeover_wechat_budget",
     )
     app.router.add_post(
         "/console/conversations/{conversation_id}/take", take, name="takeover_take"

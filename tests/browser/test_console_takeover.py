@@ -72,6 +72,15 @@ def console_conversation(stack: Any, sender_id: str, timeout: float = 30.0) -> i
     raise AssertionError("the conversation never reached the waiting queue")
 
 
+def log_in(page: Any, web: str, next_path: str, account: tuple[str, str] = ("support", "support-demo-2026")) -> None:
+    """Sign in on the console's login form and land on ``next_path``."""
+    page.goto(f"{web}/login?next={next_path}")
+    page.fill("#login-username", account[0])
+    page.fill("#login-password", account[1])
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(f"**{next_path}")
+
+
 def test_support_takes_over_replies_and_hands_back(
     running_stack: Any, new_page: Any, results_dir: Path
 ) -> None:
@@ -92,11 +101,7 @@ def test_support_takes_over_replies_and_hands_back(
     cid = console_conversation(running_stack, session_id)
 
     staff = new_page()
-    staff.goto(f"{web}/login?next=/console/queue")
-    staff.fill("#login-username", "support")
-    staff.fill("#login-password", "support-demo-2026")
-    staff.get_by_role("button", name="登录").click()
-    staff.wait_for_url("**/console/queue")
+    log_in(staff, web, "/console/queue")
     row = staff.locator(f'#queue-waiting tr[data-conversation-id="{cid}"]')
     row.wait_for()
     assert "转人工" in row.inner_text() or "客户要求转人工" in row.inner_text()

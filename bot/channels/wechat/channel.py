@@ -30,12 +30,21 @@ WeChat calls ``/webhooks/wechat/webhook``:
 Rejections: bad signature, wrong AppID, stale timestamp, replayed nonce -> 403;
 bad XML (including any DOCTYPE/ENTITY) -> 400; body over the cap -> 413. All are
 logged (without the body) and none is a 500.
+
+``GET /webhooks/wechat/budget/<openid>?token=<Rasa API token>`` is not for
+WeChat: it tells the staff console how many customer-service messages the
+channel may still send to that user (``left``), whether the window is open and
+when the user last wrote. The channel's store is the only record of that budget.
+It needs Rasa's HTTP API token (``RASA_TOKEN``, as the console sends it) and is
+refused with 403 otherwise, or when the server has no token at all.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
@@ -87,6 +96,7 @@ logger = logging.getLogger(__name__)
 
 SUCCESS = "success"
 BUDGET_TOPIC = "kf_budget"
+DELIVERY_TOPIC = "kf_delivery"
 KF_WINDOW_SECONDS = 48 * 3600
 EVENT_WINDOW_SECONDS = 60
 
@@ -106,6 +116,18 @@ class Reply:
 
     def to_sanic(self) -> HTTPResponse:
         return response.text(self.body, status=self.status, content_type=self.content_type)
+
+
+@dataclass
+class JSONReply:
+    """A JSON answer (the budget endpoint), independent of Sanic."""
+
+    status: int
+    data: dict[str, Any]
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 class CollectingOutput(OutputChannel):
@@ -226,9 +248,12 @@ class WeChatInput(InputChannel):
         store: Store | None = None,
         api: WeChatAPI | None = None,
         clock: Callable[[], float] = time.time,
+        api_token: str | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
+        # Rasa's HTTP API token guards the budget endpoint (bot/run.py sets RASA_TOKEN).
+        self.api_token = os.environ.get("RASA_TOKEN", "") if api_token is None else api_token
         self.store = store or make_store(config.store, config.redis_url, config.redis_prefix)
         self.memory = UserMemory(self.store)
         self.deduper = Deduper(
@@ -309,6 +334,11 @@ class WeChatInput(InputChannel):
                 logger.exception("WeChat callback failed")
                 reply = Reply(503, "try again")
             return reply.to_sanic()
+
+        @bp.route("/budget/<openid>", methods=["GET"])
+        async def budget(request: Request, openid: str) -> HTTPResponse:
+            reply = await self.handle_budget(openid, request.args.get("token"), request.ip or "-")
+            return response.json(reply.data, status=reply.status)
 
         @bp.listener("before_server_stop")
         async def drain(*_: Any) -> None:
@@ -610,42 +640,122 @@ class WeChatInput(InputChannel):
         await self.deduper.complete(key)
         await self.deliver(openid, output.messages)
 
+    # -- the budget endpoint (for the staff console) -------------------------
+
+    def token_ok(self, provided: str | None) -> bool:
+        """Rasa's API token, compared in constant time; no token configured: never."""
+        if not self.api_token or not provided:
+            return False
+        return hmac.compare_digest(provided.encode("utf-8"), self.api_token.encode("utf-8"))
+
+    async def handle_budget(self, openid: str, token: str | None, remote: str = "-") -> JSONReply:
+        """What the channel knows of ``openid``'s customer-service budget."""
+        if not self.token_ok(token):
+            logger.warning(
+                "budget request for %s from %s refused: wrong or missing token", mask(openid), remote
+            )
+            return JSONReply(403, {"error": "forbidden"})
+        return JSONReply(200, await self.budget_status(openid))
+
+    async def budget_status(self, openid: str) -> dict[str, Any]:
+        """``left`` sends, ``window_open``, ``window_closes_at`` and
+        ``last_user_message_at`` (Unix seconds or None), ``quota`` (sends allowed
+        per user message) and ``last_delivery`` (``seq``, ``at``, ``sent``, ``ok``,
+        ``error``: the last customer-service delivery to this user, or None)."""
+        record = await self._budget_record(openid)
+        delivery = await self.memory.get(DELIVERY_TOPIC, openid)
+        window_open = self._window_open(record)
+        return {
+            "left": self._left(record),
+            "window_open": window_open,
+            "window_closes_at": _number(record.get("until")) if record and window_open else None,
+            "last_user_message_at": _number(record.get("at")) if record else None,
+            "quota": self.config.kf_quota,
+            "last_delivery": delivery if isinstance(delivery, dict) else None,
+        }
+
     # -- customer-service sends -------------------------------------------
+
+    async def _budget_record(self, openid: str) -> dict[str, Any] | None:
+        """``left``, ``until`` (window end), ``at`` (the user's last message),
+        ``closed`` (WeChat said 45015); None when there is no window."""
+        current = await self.memory.get(BUDGET_TOPIC, openid)
+        return current if isinstance(current, dict) else None
+
+    def _window_open(self, record: dict[str, Any] | None) -> bool:
+        if record is None or record.get("closed"):
+            return False
+        until = _number(record.get("until"))
+        return until is None or until > self.clock()
+
+    def _left(self, record: dict[str, Any] | None) -> int:
+        if record is None or not self._window_open(record):
+            return 0
+        return max(0, int(record.get("left", 0)))
 
     async def _grant_budget(self, openid: str, is_event: bool) -> None:
         """A user message allows ``kf_quota`` sends within 48 h; an event (menu
         click, subscribe, scan) ``event_kf_quota`` within a minute."""
+        now = self.clock()
+        current = await self._budget_record(openid)
         if is_event:
             left, ttl = self.config.event_kf_quota, EVENT_WINDOW_SECONDS
-            current = await self.memory.get(BUDGET_TOPIC, openid)
-            if isinstance(current, dict) and int(current.get("left", 0)) > left:
+            if current is not None and int(current.get("left", 0)) > left:
                 return  # a recent user message allows more
+            record: dict[str, Any] = {"left": left, "until": now + ttl}
+            if current is not None and current.get("at") is not None:
+                record["at"] = current["at"]  # when the user last wrote, still known
         else:
             left, ttl = self.config.kf_quota, KF_WINDOW_SECONDS
-        await self.memory.put(BUDGET_TOPIC, openid, {"left": left}, ttl)
+            record = {"left": left, "until": now + ttl, "at": now}
+        await self.memory.put(BUDGET_TOPIC, openid, record, ttl)
 
     async def _budget(self, openid: str) -> int:
-        current = await self.memory.get(BUDGET_TOPIC, openid)
-        if not isinstance(current, dict):
-            return 0
-        return max(0, int(current.get("left", 0)))
+        return self._left(await self._budget_record(openid))
 
-    async def _spend(self, openid: str, left: int) -> None:
-        await self.memory.put(BUDGET_TOPIC, openid, {"left": max(0, left)}, KF_WINDOW_SECONDS)
+    async def _spend(self, openid: str, left: int, *, closed: bool = False) -> None:
+        """Record ``left`` sends remaining; the window itself does not move."""
+        current = await self._budget_record(openid)
+        if current is None:
+            return  # expired meanwhile: nothing left to spend anyway
+        until = _number(current.get("until"))
+        ttl = KF_WINDOW_SECONDS if until is None else until - self.clock()
+        if ttl <= 0:
+            return
+        record = {**current, "left": max(0, left)}
+        if closed:
+            record["closed"] = True
+        await self.memory.put(BUDGET_TOPIC, openid, record, ttl)
 
     async def deliver(
         self, openid: str, messages: list[dict[str, Any]], *, remember_options: bool = True
     ) -> int:
-        """Send Rasa messages through the customer-service API; returns how many went out."""
+        """Send Rasa messages through the customer-service API; returns how many went out.
+
+        The outcome is remembered (``last_delivery`` of :meth:`budget_status`), so
+        that the staff console can tell whether a staff reply reached the user."""
         if not messages:
             return 0
+        sent, failure = await self._deliver(openid, messages, remember_options)
+        previous = await self.memory.get(DELIVERY_TOPIC, openid)
+        seq = int(previous.get("seq", 0)) + 1 if isinstance(previous, dict) else 1
+        outcome: dict[str, Any] = {"seq": seq, "at": self.clock(), "sent": sent, "ok": failure is None}
+        if failure is not None:
+            outcome["error"] = failure
+        await self.memory.put(DELIVERY_TOPIC, openid, outcome, KF_WINDOW_SECONDS)
+        return sent
+
+    async def _deliver(
+        self, openid: str, messages: list[dict[str, Any]], remember_options: bool
+    ) -> tuple[int, str | None]:
+        """(sends that went out, why not all did or None)."""
         if self.api is None:
             logger.error("cannot answer %s: no WECHAT_APPID/WECHAT_SECRET for the API", mask(openid))
-            return 0
+            return 0, "no_api"
         budget = await self._budget(openid)
         if budget <= 0:
             logger.warning("no customer-service quota left for %s; answer dropped", mask(openid))
-            return 0
+            return 0, "no_quota"
         rendered = render_kf(
             openid,
             messages,
@@ -656,27 +766,32 @@ class WeChatInput(InputChannel):
         if remember_options:
             await self.options.remember(openid, rendered.options)
         sent = 0
+        failure: str | None = None
         for payload in rendered.payloads:
             try:
                 await self._send_one(payload)
             except ResponseCountExceeded:
                 logger.warning("45047 for %s: no more sends until the user writes again", mask(openid))
                 await self._spend(openid, 0)
+                failure = "45047"
                 break
             except OutOfWindow:
                 logger.warning("45015 for %s: 48 h window over or unsubscribed", mask(openid))
-                await self._spend(openid, 0)
+                await self._spend(openid, 0, closed=True)
+                failure = "45015"
                 break
             except (RateLimited, APIUnavailable) as exc:
                 logger.error("customer-service send to %s failed: %s", mask(openid), exc)
+                failure = "unavailable"
                 break
             except WeChatAPIError as exc:
                 logger.error("customer-service send to %s refused: %s", mask(openid), exc)
+                failure = "refused"
                 continue
             sent += 1
             budget -= 1
             await self._spend(openid, budget)
-        return sent
+        return sent, failure
 
     async def _send_one(self, payload: dict[str, Any]) -> None:
         assert self.api is not None

@@ -2,7 +2,9 @@
 //
 // * Queue page: polls /api/queue and reloads when the set of waiting conversations changes.
 // * Takeover panel (transcript page): polls /api/takeover/<id>/live for new customer,
-//   bot and staff messages, and sends replies without reloading the page.
+//   bot and staff messages, and sends replies without reloading the page. For WeChat
+//   it shows how many messages may still be sent (refreshed after each reply and
+//   each new customer message, from /api/takeover/<id>/wechat-budget).
 (function () {
   "use strict";
 
@@ -74,6 +76,31 @@
     box.hidden = !message;
   }
 
+  function showBudget(panel, budget) {
+    var line = panel.querySelector("#takeover-wechat");
+    if (!line || !budget) {
+      return;
+    }
+    line.textContent = budget.text;
+    line.classList.toggle("takeover-wechat-blocked", !!budget.blocked);
+    line.classList.toggle("muted", !budget.blocked);
+  }
+
+  function refreshBudget(panel) {
+    var line = panel.querySelector("#takeover-wechat");
+    var url = line && line.getAttribute("data-budget-url");
+    if (!url) {
+      return;
+    }
+    getJSON(url)
+      .then(function (data) {
+        showBudget(panel, data.wechat);
+      })
+      .catch(function () {
+        // keep what is shown; the reply is checked again on the server
+      });
+  }
+
   function phase(status) {
     return status === "closed" ? "bot" : status;
   }
@@ -98,6 +125,12 @@
             data.messages.forEach(function (message) {
               addMessage(list, message);
             });
+          }
+          var customerWrote = data.messages.some(function (message) {
+            return message.kind === "user";
+          });
+          if (customerWrote) {
+            refreshBudget(panel); // a customer message gives WeChat's budget back
           }
           cursor = data.cursor;
           window.setTimeout(poll, POLL_MS);
@@ -129,11 +162,12 @@
             throw new Error("发送失败（" + response.status + "），请刷新页面后重试。");
           }
           return response.json().then(function (body) {
+            showBudget(panel, body.wechat);
             if (!response.ok) {
               throw new Error(body.error || "发送失败");
             }
             textarea.value = "";
-            showError(panel, "");
+            showError(panel, body.warning || "");
           });
         })
         .catch(function (error) {
