@@ -89,6 +89,9 @@ def restore_rasa_after_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(rasa.core.agent.Agent, "load_model", rasa.core.agent.Agent.load_model)
     monkeypatch.setattr(rasa.core.agent, "load_agent", rasa.core.agent.load_agent)
     monkeypatch.setattr(RasaModel, "load", RasaModel.__dict__["load"])
+    from rasa.shared.core.events import Event
+
+    monkeypatch.setattr(Event, "resolve_by_type", Event.__dict__["resolve_by_type"])
 
 
 def test_installed_validation_accepts_and_rejects_like_rasa(
@@ -249,3 +252,42 @@ def test_installed_model_load_builds_eagerly_and_traces_prediction(
     seen.clear()
     RasaModel.load("weights.tf_model", "example", "predict-example", True)  # finetuning
     assert "predicted_on" not in seen
+
+
+# ---------------------------------------------------------------------------
+# Event classes by name
+
+
+def test_event_classes_are_resolved_like_rasa_and_remembered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from rasa.shared.core.events import ActionExecuted, Event, UserUttered
+    from rasa.shared.utils.common import all_subclasses
+
+    original = Event.resolve_by_type
+    monkeypatch.setattr(rasa_server, "_event_classes", {})
+    calls: list[str] = []
+
+    def counting(type_name: str, default: Any = None) -> Any:
+        calls.append(type_name)
+        return original(type_name, default)
+
+    resolve = rasa_server._cached_resolve_by_type(counting)
+    for cls in all_subclasses(Event):
+        if getattr(cls, "type_name", None):
+            assert resolve(cls.type_name) is original(cls.type_name)
+    assert resolve("user") is UserUttered and resolve("action") is ActionExecuted
+    assert calls.count("user") == 1  # later lookups come from the cache
+    # What Rasa does for names it does not know is unchanged, and not remembered.
+    assert resolve("topic") is None
+    assert resolve("no_such_event", UserUttered) is UserUttered
+    with pytest.raises(ValueError, match="Unknown event name 'no_such_event'"):
+        resolve("no_such_event")
+    assert "no_such_event" not in rasa_server._event_classes
+    # A stored conversation still deserialises to the same events.
+    stored = [{"event": "user", "text": "你好", "parse_data": {"intent": {"name": "greet"}}},
+              {"event": "action", "name": "action_listen"}, {"event": "pause"}]
+    monkeypatch.setattr(Event, "resolve_by_type", staticmethod(resolve))
+    events = [Event.from_parameters(e) for e in stored]
+    assert [type(e).__name__ for e in events] == ["UserUttered", "ActionExecuted",
+                                                  "ConversationPaused"]
