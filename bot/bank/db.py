@@ -105,7 +105,10 @@ def make_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read-only unit (read_unit) reads a snapshot and needs no write lock: in
+        # WAL mode it then neither waits for a writer nor makes one wait.
+        read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -113,6 +116,32 @@ def make_engine(url: str) -> Engine:
 def make_sessionmaker(engine: Engine) -> sessionmaker:
     """Sessions that keep loaded values after commit (results are built before closing)."""
     return sessionmaker(bind=engine, future=True, expire_on_commit=False)
+
+
+READ_ONLY_OPTION = "bankbot_read_only"
+
+
+def read_unit(factory: sessionmaker, work: Callable[[Session], T]) -> T:
+    """Run ``work``, which only reads, in a transaction that is always rolled back.
+
+    On SQLite it starts with a plain (deferred) ``BEGIN`` instead of ``BEGIN
+    IMMEDIATE``, so that pages reading the database do not queue behind each other
+    or behind writers.
+    """
+    bind = factory.kw["bind"].execution_options(**{READ_ONLY_OPTION: True})
+    with factory(bind=bind) as session:
+        try:
+            return work(session)
+        finally:
+            session.rollback()
+
+
+async def read_unit_async(
+    factory: sessionmaker, executor: Executor | None, work: Callable[[Session], T]
+) -> T:
+    """:func:`read_unit` on a worker thread."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(executor, lambda: read_unit(factory, work))
 
 
 def run_unit(factory: sessionmaker, work: Callable[[Session], T], *, retries: int = 0) -> T:

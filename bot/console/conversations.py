@@ -26,7 +26,7 @@ from bot.bank.clock import CST
 from . import audit, takeover
 from . import queries as q
 from .auth import client_ip, error_response, is_api, requires
-from .db import run
+from .db import read, run
 from .keys import EXECUTOR_KEY, SESSIONS_KEY, SETTINGS_KEY, USER_KEY, CurrentUser
 
 T = TypeVar("T")
@@ -43,6 +43,11 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 async def _db(request: web.Request, work: Callable[[Session], T]) -> T:
     return await run(request.app[SESSIONS_KEY], request.app[EXECUTOR_KEY], work)
+
+
+async def _read(request: web.Request, work: Callable[[Session], T]) -> T:
+    """For pages that only read: they neither wait for nor hold up the event ingest."""
+    return await read(request.app[SESSIONS_KEY], request.app[EXECUTOR_KEY], work)
 
 
 def _user(request: web.Request) -> CurrentUser:
@@ -104,7 +109,7 @@ async def list_page(request: web.Request) -> web.StreamResponse:
         page = q.list_conversations(session, flt, cursor=cursor, now=now, idle_seconds=idle)
         return page, q.filter_options(session)
 
-    page, options = await _db(request, work)
+    page, options = await _read(request, work)
     params = flt.to_params()
     context = {
         "page": page,
@@ -135,7 +140,7 @@ async def list_api(request: web.Request) -> web.StreamResponse:
     except (q.FilterError, ValueError) as exc:
         message = str(exc) if isinstance(exc, q.FilterError) else "limit 必须是整数"
         return web.json_response({"error": message}, status=400)
-    page = await _db(
+    page = await _read(
         request,
         lambda s: q.list_conversations(
             s, flt, cursor=cursor, limit=limit, now=now, idle_seconds=idle
@@ -157,7 +162,7 @@ async def _render_transcript(
     now, idle = _now_and_idle(request)
     cid = _conversation_id(request)
     try:
-        transcript = await _db(
+        transcript = await _read(
             request, lambda s: q.get_transcript(s, cid, masked=True, now=now, idle_seconds=idle)
         )
     except q.NotFound:
@@ -189,7 +194,7 @@ async def transcript_api(request: web.Request) -> web.StreamResponse:
     now, idle = _now_and_idle(request)
     cid = _conversation_id(request)
     try:
-        transcript = await _db(
+        transcript = await _read(
             request, lambda s: q.get_transcript(s, cid, masked=True, now=now, idle_seconds=idle)
         )
     except q.NotFound:

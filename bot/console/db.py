@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.bank.db import make_engine as _make_engine
-from bot.bank.db import make_sessionmaker, run_unit_async
+from bot.bank.db import make_sessionmaker, read_unit_async, run_unit_async
 
 from .models import Base
 from .search import create_search_index
@@ -51,4 +51,11 @@ async def run(
     return await run_unit_async(factory, executor, work)
 
 
-__all__ = ["ensure_schema", "make_engine", "make_sessionmaker", "run"]
+async def read(
+    factory: sessionmaker, executor: Executor | None, work: Callable[[Session], T]
+) -> T:
+    """Run ``work(session)``, which only reads, on a worker thread (nothing is written)."""
+    return await read_unit_async(factory, executor, work)
+
+
+__all__ = ["ensure_schema", "make_engine", "make_sessionmaker", "read", "run"]
