@@ -24,7 +24,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from bot.settings import PROJECT_ROOT
 
 from .auth import requires
-from .db import run
+from .db import read
 from .keys import EXECUTOR_KEY, SESSIONS_KEY
 from .models import Conversation, Handoff, Message
 from .queries import CHANNEL_LABELS as QUERY_CHANNEL_LABELS
@@ -372,7 +372,7 @@ def _error(status: int, message: str) -> web.Response:
 
 
 async def _report(request: web.Request, params: dict[str, Any]) -> dict[str, Any]:
-    return await run(
+    return await read(
         request.app[SESSIONS_KEY],
         request.app[EXECUTOR_KEY],
         lambda session: compute_report(
@@ -412,7 +412,7 @@ async def analytics_page(request: web.Request) -> web.Response:
         date_from, date_to = preset_range("month", today)
         params = {"date_from": date_from, "date_to": date_to, "channel": None, "preset": "month"}
     report = await _report(request, params)
-    channels = await run(request.app[SESSIONS_KEY], request.app[EXECUTOR_KEY], known_channels)
+    channels = await read(request.app[SESSIONS_KEY], request.app[EXECUTOR_KEY], known_channels)
     query = {"from": params["date_from"].isoformat(), "to": params["date_to"].isoformat()}
     if params["channel"]:
         query["channel"] = params["channel"]

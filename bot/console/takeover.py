@@ -46,7 +46,7 @@ from bot.settings import PROJECT_ROOT
 
 from . import audit
 from .auth import client_ip, error_response, requires
-from .db import run
+from .db import read, run
 from .keys import EXECUTOR_KEY, SESSIONS_KEY, SETTINGS_KEY, USER_KEY, CurrentUser
 from .models import Conversation, Handoff, Message
 from .queries import CHANNEL_LABELS, cst, cst_iso, message_view
@@ -838,6 +838,11 @@ async def _db(app: web.Application, work: Callable[[Session], T]) -> T:
     return await run(app[SESSIONS_KEY], app[EXECUTOR_KEY], work)
 
 
+async def _read(app: web.Application, work: Callable[[Session], T]) -> T:
+    """For the polled views (queue, live feed): no write lock taken."""
+    return await read(app[SESSIONS_KEY], app[EXECUTOR_KEY], work)
+
+
 def _conversation_id(request: web.Request) -> int:
     raw = request.match_info["conversation_id"]
     if not raw.isdigit() or len(raw) > 12:
@@ -876,7 +881,7 @@ async def queue_page(request: web.Request) -> web.StreamResponse:
     """GET /console/queue: waiting conversations, oldest first, and mine."""
     user = request[USER_KEY]
     texts = request.app[TEXTS_KEY]
-    queue = await _db(request.app, lambda s: load_queue(s, user, texts, time.time()))
+    queue = await _read(request.app, lambda s: load_queue(s, user, texts, time.time()))
     return aiohttp_jinja2.render_template(
         "console/queue.html",
         request,
@@ -889,7 +894,7 @@ async def queue_api(request: web.Request) -> web.StreamResponse:
     """GET /api/queue: the same as JSON."""
     user = request[USER_KEY]
     texts = request.app[TEXTS_KEY]
-    queue = await _db(request.app, lambda s: load_queue(s, user, texts, time.time()))
+    queue = await _read(request.app, lambda s: load_queue(s, user, texts, time.time()))
     return web.json_response(queue.to_json())
 
 
@@ -900,7 +905,7 @@ async def live_api(request: web.Request) -> web.StreamResponse:
     raw_after = request.query.get("after", "-1")
     after = int(raw_after) if raw_after.lstrip("-").isdigit() and len(raw_after) < 15 else -1
     user = request[USER_KEY]
-    data = await _db(request.app, lambda s: live_messages(s, conversation_id, after, user))
+    data = await _read(request.app, lambda s: live_messages(s, conversation_id, after, user))
     if data is None:
         return web.json_response({"error": "会话不存在"}, status=404)
     return web.json_response(data)
