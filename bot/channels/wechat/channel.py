@@ -713,11 +713,11 @@ class WeChatInput(InputChannel):
     async def _budget(self, openid: str) -> int:
         return self._left(await self._budget_record(openid))
 
-    async def _spend(self, openid: str, left: int, *, closed: bool = False) -> None:
-        """Record ``left`` sends remaining; the window itself does not move."""
-        current = await self._budget_record(openid)
-        if current is None:
-            return  # expired meanwhile: nothing left to spend anyway
+    async def _spend(
+        self, openid: str, current: dict[str, Any], left: int, *, closed: bool = False
+    ) -> None:
+        """Record ``left`` sends remaining in ``current`` (the record the delivery
+        started from); the window itself does not move."""
         until = _number(current.get("until"))
         ttl = KF_WINDOW_SECONDS if until is None else until - self.clock()
         if ttl <= 0:
@@ -752,8 +752,9 @@ class WeChatInput(InputChannel):
         if self.api is None:
             logger.error("cannot answer %s: no WECHAT_APPID/WECHAT_SECRET for the API", mask(openid))
             return 0, "no_api"
-        budget = await self._budget(openid)
-        if budget <= 0:
+        record = await self._budget_record(openid)
+        budget = self._left(record)
+        if record is None or budget <= 0:
             logger.warning("no customer-service quota left for %s; answer dropped", mask(openid))
             return 0, "no_quota"
         rendered = render_kf(
@@ -772,12 +773,12 @@ class WeChatInput(InputChannel):
                 await self._send_one(payload)
             except ResponseCountExceeded:
                 logger.warning("45047 for %s: no more sends until the user writes again", mask(openid))
-                await self._spend(openid, 0)
+                await self._spend(openid, record, 0)
                 failure = "45047"
                 break
             except OutOfWindow:
                 logger.warning("45015 for %s: 48 h window over or unsubscribed", mask(openid))
-                await self._spend(openid, 0, closed=True)
+                await self._spend(openid, record, 0, closed=True)
                 failure = "45015"
                 break
             except (RateLimited, APIUnavailable) as exc:
@@ -790,7 +791,7 @@ class WeChatInput(InputChannel):
                 continue
             sent += 1
             budget -= 1
-            await self._spend(openid, budget)
+            await self._spend(openid, record, budget)
         return sent, failure
 
     async def _send_one(self, payload: dict[str, Any]) -> None:
