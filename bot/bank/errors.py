@@ -158,3 +158,24 @@ class BelowMinimum(BankError):
 
     code = "below_minimum"
     default_message = "The amount is below the product's minimum."
+
+
+class SupportTicketNotFound(NotFound):
+    """Unknown support ticket, or it belongs to another chat user."""
+
+    code = "support_ticket_not_found"
+    default_message = "No such support ticket."
+
+
+class InvalidTicketTransition(BankError):
+    """details: status (current), requested, allowed (statuses reachable from it)."""
+
+    code = "invalid_ticket_transition"
+    default_message = "The support ticket cannot move to this status."
+
+
+class TicketClosed(BankError):
+    """details.status: the ticket is closed and takes no more details."""
+
+    code = "ticket_closed"
+    default_message = "The support ticket is closed."

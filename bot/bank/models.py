@@ -334,6 +334,9 @@ class FxRate(Base):
     buy = Column(Fixed(12, 2), nullable=False)
     sell = Column(Fixed(12, 2), nullable=False)
     cash_buy = Column(Fixed(12, 2), nullable=False)
+    # 现钞卖出价: equal to the spot selling rate in China, stored explicitly (NULL in a
+    # database from before it existed until re-seeded: then ``sell`` applies).
+    cash_sell = Column(Fixed(12, 2))
     middle = Column(Fixed(12, 2), nullable=False)
     position = Column(Integer, nullable=False, default=0)
     updated_at = Column(LocalDateTime, nullable=False)
@@ -341,19 +344,84 @@ class FxRate(Base):
 
 class SupportTicket(Base):
     __tablename__ = "support_tickets"
-    __table_args__ = (Index("ix_support_tickets_user", "channel", "channel_user_id"),)
+    __table_args__ = (
+        Index("ix_support_tickets_user", "channel", "channel_user_id"),
+        # One active hand-off per chat user: "channel|user" while open or in progress.
+        Index("ux_support_tickets_active_key", "active_key", unique=True),
+    )
 
-    id = Column(String(32), primary_key=True)  # H20261128-0001 / C20261128-0001
-    kind = Column(String(16), nullable=False)  # handoff | complaint
+    id = Column(String(32), primary_key=True)  # H20261128-0001 / C... / D...
+    kind = Column(String(16), nullable=False)  # handoff | complaint | dispute
     channel = Column(String(32), nullable=False)
     channel_user_id = Column(String(128), nullable=False)
     customer_id = Column(String(32), ForeignKey("customers.id"))
     category = Column(String(50))
     text = Column(Text)
     summary = Column(Text)
-    status = Column(String(16), nullable=False, default="open")
+    status = Column(String(16), nullable=False, default="open")  # open|in_progress|closed
     created_at = Column(LocalDateTime, nullable=False)
     reply_due = Column(Date)
+    priority = Column(String(8))  # hand-offs: urgent | normal
+    reason = Column(String(32))  # hand-offs: a stable code such as "fraud", or None
+    transaction_ids = Column(JSON)  # disputes: the customer's transactions concerned
+    details = Column(JSON)  # complaints/disputes: [{"at": ISO time, "text": ...}] added later
+    active_key = Column(String(200))
+    updated_at = Column(LocalDateTime)
+    taken_at = Column(LocalDateTime)  # open -> in_progress
+    closed_at = Column(LocalDateTime)
+
+
+class BankContact(Base):
+    """A hotline or service desk of the bank, with its hours (public reference data)."""
+
+    __tablename__ = "bank_contacts"
+
+    code = Column(String(32), primary_key=True)  # customer_service, card_loss, ...
+    name = Column(String(64), nullable=False)
+    phone = Column(String(32))  # None: not reached by phone (online staff)
+    other_phones = Column(JSON, nullable=False)  # further numbers, e.g. 96110
+    email = Column(String(100))
+    hours_text = Column(String(64), nullable=False)  # "每天 8:00-22:00", "24小时"
+    days = Column(String(16), nullable=False)  # always | daily | workdays
+    opens = Column(String(5))  # "08:00"; None when always open
+    closes = Column(String(5))
+    note = Column(String(200))
+    position = Column(Integer, nullable=False, default=0)
+
+
+class MortgageRate(Base):
+    """A housing-loan rate: commercial (LPR plus a spread) or housing provident fund."""
+
+    __tablename__ = "mortgage_rates"
+
+    code = Column(String(32), primary_key=True)
+    loan_type = Column(String(16), nullable=False)  # commercial | provident_fund
+    home = Column(String(8), nullable=False)  # first | second
+    term = Column(String(8), nullable=False)  # all | le5y | gt5y
+    name = Column(String(64), nullable=False)
+    base = Column(String(16))  # "LPR5Y" for commercial loans
+    base_rate = Column(Fixed(8, 3))  # percent per year
+    spread_bp = Column(Integer)  # basis points added to the base (negative: below)
+    rate = Column(Fixed(8, 3), nullable=False)  # percent per year (2.525 has three decimals)
+    as_of = Column(Date, nullable=False)
+    position = Column(Integer, nullable=False, default=0)
+
+
+class PrepaymentRule(Base):
+    """How a housing loan of one type may be repaid early."""
+
+    __tablename__ = "mortgage_prepayment_rules"
+
+    loan_type = Column(String(16), primary_key=True)  # commercial | provident_fund
+    name = Column(String(64), nullable=False)
+    notice_working_days = Column(Integer, nullable=False)  # book this many working days ahead
+    notice_text = Column(String(200), nullable=False)
+    min_amount = Column(Fixed(), nullable=False)  # smallest partial prepayment (CNY)
+    min_amount_text = Column(String(200), nullable=False)
+    fee_text = Column(String(200), nullable=False)
+    channels = Column(JSON, nullable=False)
+    note = Column(String(300))
+    position = Column(Integer, nullable=False, default=0)
 
 
 class OfferDecline(Base):
@@ -376,9 +444,9 @@ class Meta(Base):
 
 
 def ensure_schema(engine: Engine) -> list[str]:
-    """Create missing tables and add the columns a newer version of these models
-    declares to tables an older version created (new columns are nullable or have a
-    server default, so adding them to filled tables is safe). Returns what was added."""
+    """Create missing tables and add the columns and indexes a newer version of these
+    models declares to tables an older version created (new columns are nullable or have
+    a server default, so adding them to filled tables is safe). Returns what was added."""
     Base.metadata.create_all(engine)
     preparer = engine.dialect.identifier_preparer
     added: list[str] = []
@@ -392,4 +460,11 @@ def ensure_schema(engine: Engine) -> list[str]:
                 spec = CreateColumn(column).compile(dialect=engine.dialect)
                 conn.execute(text(f"ALTER TABLE {preparer.format_table(table)} ADD COLUMN {spec}"))
                 added.append(f"{table.name}.{column.name}")
+        # Indexes a newer model declares on an older table (create_all skips them).
+        for table in Base.metadata.sorted_tables:
+            known = {index["name"] for index in inspect(conn).get_indexes(table.name)}
+            for index in table.indexes:
+                if index.name not in known:
+                    index.create(conn)
+                    added.append(f"{table.name}.{index.name}")
     return added

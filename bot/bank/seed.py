@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -19,18 +19,29 @@ from .models import (
     CREDIT,
     SAVINGS,
     Account,
+    AuthToken,
+    BankContact,
     Base,
+    Binding,
     Branch,
     BranchQueue,
     Card,
     Customer,
     FxRate,
     Meta,
+    MortgageRate,
+    OfferDecline,
+    OtpCode,
     Payee,
+    PrepaymentRule,
     Product,
+    QueueTicket,
     RelationshipManager,
     RiskAssessment,
+    SmsMessage,
+    SupportTicket,
     Transaction,
+    Transfer,
     ensure_schema,
 )
 from .service.hours import opening_state
@@ -111,6 +122,29 @@ LI_TRANSACTIONS: tuple[_Txn, ...] = (
     _Txn(28, "10:00", "26000.00", "收入", "工资", None, "上海浦江投资管理有限公司"),
     _Txn(20, "10:00", "1000.00", "转账", "张伟转入", None, "张伟"),
     _Txn(11, "09:30", "6850.00", "收入", "理财到期收益", None, BANK_NAME),
+)
+
+# Added to 张伟's history (not part of design.md section 7's list): 饿了么 orders at
+# most 9 days apart, so every calendar month window of the history has one.
+ZHANG_EXTRA_TRANSACTIONS: tuple[_Txn, ...] = (
+    _Txn(56, "18:50", "-32.50", "消费", "饿了么外卖", "饿了么"),
+    _Txn(48, "12:25", "-48.00", "消费", "饿了么外卖", "饿了么"),
+    _Txn(41, "19:35", "-27.80", "消费", "饿了么外卖", "饿了么"),
+    _Txn(34, "12:40", "-55.30", "消费", "饿了么外卖", "饿了么"),
+    _Txn(25, "18:55", "-36.90", "消费", "饿了么外卖", "饿了么"),
+    _Txn(19, "12:35", "-41.20", "消费", "饿了么外卖", "饿了么"),
+    _Txn(11, "19:05", "-29.90", "消费", "饿了么外卖", "饿了么"),
+    _Txn(4, "12:20", "-62.40", "消费", "饿了么外卖", "饿了么"),
+)
+
+# The previous calendar month (the customer's "上个月") always has a salary, a 美团 and
+# an 饿了么 payment: when the relative history misses one of them (e.g. seeded on
+# 30 March, when February falls between the two paydays), it is added on the 15th.
+# (what is looked for, how it is matched, the entry added on the 15th)
+MONTHLY_GUARANTEES: tuple[tuple[str, str, _Txn], ...] = (
+    ("description", "工资", _Txn(0, "09:15", "18500.00", "收入", "工资", None, "上海启明科技有限公司")),
+    ("merchant", "美团", _Txn(0, "12:15", "-45.00", "消费", "美团外卖", "美团")),
+    ("merchant", "饿了么", _Txn(0, "18:40", "-38.00", "消费", "饿了么外卖", "饿了么")),
 )
 
 # Queues: (service type, waiting, counters open, average service minutes, walk-ins per
@@ -349,13 +383,80 @@ MANAGERS: tuple[dict[str, str], ...] = (
 # The seeded risk levels (张伟 C3, 李娜 C5) come from assessments this many days old.
 SEEDED_ASSESSMENT_AGE_DAYS = 100
 
-# currency, name, buy, sell, cash_buy, middle  (CNY per 100 units)
+# currency, name, buy, sell, cash_buy, middle  (CNY per 100 units); 现钞卖出价 (cash_sell)
+# equals 现汇卖出价 (sell), as at Chinese banks, and is stored explicitly.
 FX_RATES = (
     ("USD", "美元", "711.20", "714.20", "705.40", "709.50"),
     ("EUR", "欧元", "826.10", "831.90", "800.40", "823.50"),
     ("HKD", "港币", "91.38", "91.74", "90.65", "91.20"),
     ("JPY", "日元", "4.62", "4.66", "4.48", "4.65"),
     ("GBP", "英镑", "942.30", "949.20", "913.10", "938.00"),
+)
+
+# The bank's hotlines and service desks. The bank's own numbers are fictional (400-820-
+# and 021-6888- numbers of the fictional 沪银银行); 110 and 96110 are the real public
+# numbers. (code, name, phone, other phones, email, hours text, days, opens, closes, note)
+CONTACTS: tuple[tuple[Any, ...], ...] = (
+    ("customer_service", "客服热线", "400-820-8888", [], None, "24小时", "always", None, None,
+     None),
+    ("credit_card", "信用卡服务热线", "400-820-8899", [], None, "24小时", "always", None, None,
+     None),
+    ("card_loss", "挂失/冻结24小时专线", "400-820-8866", [], None, "24小时", "always", None,
+     None, "银行卡丢失、被盗或疑似盗刷，请立即致电挂失或冻结。"),
+    ("online_staff", "在线人工客服", None, [], None, "每天 8:00-22:00", "daily", "08:00",
+     "22:00", "在微信公众号或网页聊天中说“转人工”。"),
+    ("anti_fraud", "反诈报警与咨询", "110", ["96110"], None, "24小时", "always", None, None,
+     "已被骗请立即拨打110报警；96110为全国反诈预警劝阻专线。"),
+    ("press_office", "新闻媒体联络（品牌宣传部/新闻办公室）", "021-6888-1200", [],
+     "press@huyinbank.example", "工作日 9:00-17:30", "workdays", "09:00", "17:30",
+     "媒体采访与垂询请联系新闻办公室。"),
+    ("mortgage", "个人住房贷款咨询热线", "021-6888-1300", [], None, "每天 9:00-18:00", "daily",
+     "09:00", "18:00", None),
+    ("vip", "贵宾服务专线", "400-820-8800", [], None, "24小时", "always", None, None,
+     "贵宾客户专属服务。"),
+)
+
+# Housing-loan rates as of the latest LPR fixing (percent per year).
+MORTGAGE_AS_OF = date(2026, 10, 20)
+LPR_5Y = "3.50"  # 5年期以上贷款市场报价利率
+# code, loan type, home, term, name, spread over LPR in basis points (None: fixed), rate
+MORTGAGE_RATES: tuple[tuple[Any, ...], ...] = (
+    ("commercial_first", "commercial", "first", "all", "商业贷款 首套住房", -45, "3.05"),
+    ("commercial_second", "commercial", "second", "all", "商业贷款 二套住房", -5, "3.45"),
+    ("fund_first_le5y", "provident_fund", "first", "le5y", "公积金贷款 首套 5年以下（含5年）",
+     None, "2.10"),
+    ("fund_first_gt5y", "provident_fund", "first", "gt5y", "公积金贷款 首套 5年以上", None,
+     "2.60"),
+    ("fund_second_le5y", "provident_fund", "second", "le5y", "公积金贷款 二套 5年以下（含5年）",
+     None, "2.525"),
+    ("fund_second_gt5y", "provident_fund", "second", "gt5y", "公积金贷款 二套 5年以上", None,
+     "3.075"),
+)
+# loan type, name, notice working days, notice text, min amount, min amount text, fee
+# text, channels, note
+PREPAYMENT_RULES: tuple[tuple[Any, ...], ...] = (
+    (
+        "commercial",
+        "商业性个人住房贷款",
+        3,
+        "请至少提前3个工作日通过手机银行或客服热线预约",
+        "10000.00",
+        "部分提前还款金额不低于1万元且为1万元的整数倍，或一次性结清",
+        "贷款发放满1年后提前还款免收违约金；未满1年的，按提前还款本金的1%收取",
+        ["手机银行", "客服热线预约", "贷款经办网点柜台"],
+        "提前还款后可选择缩短期限或减少月供。",
+    ),
+    (
+        "provident_fund",
+        "住房公积金贷款",
+        5,
+        "请至少提前5个工作日向贷款经办网点申请",
+        "10000.00",
+        "部分提前还款金额不低于1万元，或一次性结清",
+        "不收取违约金",
+        ["贷款经办网点柜台", "公积金中心线上服务平台"],
+        "公积金贷款的提前还款规则以当地公积金中心规定为准。",
+    ),
 )
 
 
@@ -365,20 +466,65 @@ def _posted(now: datetime, txn: _Txn) -> datetime:
     return datetime.combine(day, time(hour, minute), CST)
 
 
+def previous_month(today: date) -> tuple[date, date]:
+    """The first and last day of the calendar month before ``today``'s."""
+    last = today.replace(day=1) - timedelta(days=1)
+    return last.replace(day=1), last
+
+
+# One transaction of a seeded history: (transaction id, posted at, what it is).
+HistoryEntry = tuple[str, datetime, _Txn]
+
+
+def history(
+    now: datetime,
+    last4: str,
+    base: tuple[_Txn, ...],
+    extra: tuple[_Txn, ...] = (),
+    guarantees: tuple[tuple[str, str, _Txn], ...] = (),
+) -> list[HistoryEntry]:
+    """A seeded history relative to ``now``, oldest first. ``base`` keeps the ids it
+    always had (``TX<last4>0001`` ...); ``extra`` entries are ``TX<last4>E001`` ...; each
+    guarantee missing from the previous calendar month is added on its 15th
+    (``TX<last4>F001`` ...)."""
+    entries = [(f"TX{last4}{i:04d}", _posted(now, t), t) for i, t in enumerate(base, 1)]
+    entries += [(f"TX{last4}E{i:03d}", _posted(now, t), t) for i, t in enumerate(extra, 1)]
+    first, last = previous_month(now.date())
+    for index, (field, value, template) in enumerate(guarantees, 1):
+        if any(
+            first <= posted.date() <= last and getattr(txn, field) == value
+            for _, posted, txn in entries
+        ):
+            continue
+        txn = replace(template, days_ago=(now.date() - first.replace(day=15)).days)
+        entries.append((f"TX{last4}F{index:03d}", _posted(now, txn), txn))
+    # The order of the statement (posted_at, then id), so running balances match it.
+    entries.sort(key=lambda entry: (entry[1], entry[0]))
+    return entries
+
+
+def zhang_history(now: datetime) -> list[HistoryEntry]:
+    """张伟's savings history: design.md section 7's list plus the 饿了么 orders and the
+    previous month's guarantees."""
+    return history(
+        now, "1234", ZHANG_TRANSACTIONS, ZHANG_EXTRA_TRANSACTIONS, MONTHLY_GUARANTEES
+    )
+
+
 def _add_history(
-    session: Session, account: Account, history: tuple[_Txn, ...], final: Decimal, now: datetime
+    session: Session, account: Account, entries: list[HistoryEntry], final: Decimal
 ) -> None:
-    """Add ``history`` so that running balances end exactly at ``final``."""
-    balance = final - sum((D(t.amount) for t in history), D("0"))
+    """Add ``entries`` so that running balances end exactly at ``final``."""
+    balance = final - sum((D(t.amount) for _, _, t in entries), D("0"))
     if balance < 0:  # pragma: no cover - guards the fixed data above
         raise ValueError("seed history would start from a negative balance")
-    for index, txn in enumerate(history, start=1):
+    for txn_id, posted, txn in entries:
         balance += D(txn.amount)
         session.add(
             Transaction(
-                id=f"TX{account.last4}{index:04d}",
+                id=txn_id,
                 account_id=account.id,
-                posted_at=_posted(now, txn),
+                posted_at=posted,
                 amount=D(txn.amount),
                 kind=txn.kind,
                 description=txn.description,
@@ -483,8 +629,8 @@ def _seed_customers(session: Session, now: datetime) -> bool:
             ),
         ]
     )
-    _add_history(session, zhang_savings, ZHANG_TRANSACTIONS, ZHANG_BALANCE, now)
-    _add_history(session, li_savings, LI_TRANSACTIONS, LI_BALANCE, now)
+    _add_history(session, zhang_savings, zhang_history(now), ZHANG_BALANCE)
+    _add_history(session, li_savings, history(now, "8888", LI_TRANSACTIONS), LI_BALANCE)
     return True
 
 
@@ -596,11 +742,115 @@ def _seed_reference(session: Session, now: datetime) -> None:
                 buy=D(buy),
                 sell=D(sell),
                 cash_buy=D(cash_buy),
+                cash_sell=D(sell),
                 middle=D(middle),
                 position=position,
                 updated_at=now,
             )
         )
+    _seed_info(session)
+
+
+def _seed_info(session: Session) -> None:
+    """Hotlines and hours, housing-loan rates and prepayment rules (refreshed in place)."""
+    for position, row in enumerate(CONTACTS):
+        code, name, phone, others, email, hours, days, opens, closes, note = row
+        session.merge(
+            BankContact(
+                code=code,
+                name=name,
+                phone=phone,
+                other_phones=list(others),
+                email=email,
+                hours_text=hours,
+                days=days,
+                opens=opens,
+                closes=closes,
+                note=note,
+                position=position,
+            )
+        )
+    lpr = D(LPR_5Y)
+    for position, (code, loan_type, home, term, name, spread, rate) in enumerate(MORTGAGE_RATES):
+        if spread is not None:  # the LPR-based rate is the LPR plus the spread
+            assert lpr + D(spread) / 100 == D(rate), code
+        session.merge(
+            MortgageRate(
+                code=code,
+                loan_type=loan_type,
+                home=home,
+                term=term,
+                name=name,
+                base="LPR5Y" if spread is not None else None,
+                base_rate=lpr if spread is not None else None,
+                spread_bp=spread,
+                rate=D(rate),
+                as_of=MORTGAGE_AS_OF,
+                position=position,
+            )
+        )
+    for position, row in enumerate(PREPAYMENT_RULES):
+        loan_type, name, days, notice, minimum, minimum_text, fee, channels, note = row
+        session.merge(
+            PrepaymentRule(
+                loan_type=loan_type,
+                name=name,
+                notice_working_days=days,
+                notice_text=notice,
+                min_amount=D(minimum),
+                min_amount_text=minimum_text,
+                fee_text=fee,
+                channels=list(channels),
+                note=note,
+                position=position,
+            )
+        )
+
+
+# Everything a customer or a chat user can change, children before parents.
+CUSTOMER_STATE = (
+    Transaction,
+    Transfer,
+    Payee,
+    Card,
+    AuthToken,
+    Binding,
+    OtpCode,
+    SmsMessage,
+    SupportTicket,
+    QueueTicket,
+    OfferDecline,
+    RiskAssessment,
+    Account,
+    Customer,
+)
+
+
+def reset_demo_state(session: Session, now: datetime) -> dict[str, object]:
+    """Put every customer's state back to the freshly seeded demo data, in the caller's
+    transaction (the sandbox's POST /sandbox/reset).
+
+    The history is rebuilt at the original seeding time (``seeded_at``, else ``now``), so
+    it is the same as after the first seed; the queues restart from their seeded state
+    then and move to ``now`` on the next read. Reference data is refreshed.
+    """
+    seeded = session.get(Meta, "seeded_at")
+    seeded_at = datetime.fromisoformat(seeded.value) if seeded else now
+    for model in CUSTOMER_STATE:
+        session.execute(delete(model).execution_options(synchronize_session=False))
+    session.execute(
+        update(BranchQueue)
+        .values(last_advanced_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.expunge_all()  # nothing stale from before the deletes
+    _seed_customers(session, seeded_at)
+    _seed_reference(session, seeded_at)
+    _seed_relationships(session, seeded_at)
+    session.merge(Meta(key="seeded_at", value=seeded_at.isoformat()))
+    session.flush()
+    log.info("sandbox reset to the demo data seeded at %s", seeded_at.isoformat())
+    return {"reset": True, "seeded_at": seeded_at, "now": now}
 
 
 def seed_database(engine: Engine, now: datetime, *, reset: bool = False) -> dict[str, object]:

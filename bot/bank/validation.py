@@ -137,3 +137,15 @@ def parse_float(value: str | None, key: str, *, minimum: float, maximum: float) 
             f"'{key}' must be between {minimum} and {maximum}.", field=key, reason="out_of_range"
         )
     return number
+
+
+def parse_bool(value: str | None, key: str, *, default: bool) -> bool:
+    """A boolean query parameter: true/false (also 1/0)."""
+    if value is None or value == "":
+        return default
+    text = value.strip().lower()
+    if text in ("true", "1"):
+        return True
+    if text in ("false", "0"):
+        return False
+    raise BadRequest(f"'{key}' must be true or false.", field=key, reason="wrong_type")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +14,7 @@ from .http import (
     to_date,
     to_datetime,
     to_decimal,
+    to_optional_date,
     to_optional_datetime,
 )
 from .types import (
@@ -26,6 +27,8 @@ from .types import (
     Payee,
     RelationshipManager,
     Session,
+    Statement,
+    StatementSummary,
     Transaction,
     Transfer,
     TransferQuote,
@@ -90,6 +93,24 @@ def _quote(data: dict[str, Any]) -> TransferQuote:
         channel=data["channel"],
         single_limit=to_decimal(data["single_limit"]),
         daily_remaining=to_decimal(data["daily_remaining"]),
+        new_payee=bool(data.get("new_payee", False)),
+        review_threshold=to_decimal(data.get("review_threshold", "10000.00")),
+        payee_bank=data.get("payee_bank", ""),
+    )
+
+
+def _summary(data: dict[str, Any]) -> StatementSummary:
+    return StatementSummary(
+        count=int(data["count"]),
+        spending_total=to_decimal(data["spending_total"]),
+        income_total=to_decimal(data["income_total"]),
+        net=to_decimal(data["net"]),
+        has_more=bool(data["has_more"]),
+        start=to_optional_date(data.get("start")),
+        end=to_optional_date(data.get("end")),
+        kind=data.get("kind"),
+        merchant=data.get("merchant"),
+        account_last4=data.get("account_last4"),
     )
 
 
@@ -204,6 +225,35 @@ class AccountsClient(ServiceClient):
     async def list_accounts(self, token: str) -> list[Account]:
         return [_account(a) for a in await self.request("GET", "/accounts", token=token)]
 
+    async def statement(
+        self,
+        token: str,
+        *,
+        account_last4: str | None = None,
+        start: date | None = None,
+        end: date | None = None,
+        kind: str | None = None,
+        merchant: str | None = None,
+        limit: int = 10,
+    ) -> Statement:
+        """Transactions newest first (at most ``limit``) and totals over all that match
+        (needs a recent verification). ``start``/``end``: Beijing dates, inclusive;
+        ``kind``: 消费 (purchases), 支出 (every outflow), 收入 (every inflow), 转账, 转入,
+        转出, 缴费."""
+        params = {
+            "account_last4": account_last4,
+            "start": start,
+            "end": end,
+            "kind": kind,
+            "merchant": merchant,
+            "limit": limit,
+        }
+        data = await self.request("GET", "/transactions", params=params, token=token)
+        return Statement(
+            items=tuple(_transaction(t) for t in data["items"]),
+            summary=_summary(data["summary"]),
+        )
+
     async def list_transactions(
         self,
         token: str,
@@ -215,37 +265,58 @@ class AccountsClient(ServiceClient):
         merchant: str | None = None,
         limit: int = 10,
     ) -> list[Transaction]:
-        """Transactions newest first (needs a recent verification)."""
-        params = {
-            "account_last4": account_last4,
-            "start": start,
-            "end": end,
-            "kind": kind,
-            "merchant": merchant,
-            "limit": limit,
-        }
-        data = await self.request("GET", "/transactions", params=params, token=token)
-        return [_transaction(t) for t in data]
+        """The items of :meth:`statement` (newest first)."""
+        statement = await self.statement(
+            token,
+            account_last4=account_last4,
+            start=start,
+            end=end,
+            kind=kind,
+            merchant=merchant,
+            limit=limit,
+        )
+        return list(statement.items)
 
     async def list_payees(self, token: str) -> list[Payee]:
         return [_payee(p) for p in await self.request("GET", "/payees", token=token)]
 
     async def quote_transfer(
-        self, token: str, *, payee: str, amount: Decimal, channel: str
+        self,
+        token: str,
+        *,
+        payee: str,
+        amount: Decimal,
+        channel: str,
+        payee_name: str | None = None,
     ) -> TransferQuote:
-        body = {"payee": payee, "amount": str(amount), "channel": channel}
+        """What the transfer would do. ``payee_name`` (with a full account number as
+        ``payee``): the holder's name the customer gave; for an account of this bank a
+        wrong name raises BadRequest with ``reason == "name_mismatch"``."""
+        body: dict[str, Any] = {"payee": payee, "amount": str(amount), "channel": channel}
+        if payee_name is not None:
+            body["payee_name"] = payee_name
         return _quote(await self.request("POST", "/transfers/quote", json_body=body, token=token))
 
     async def create_transfer(
-        self, token: str, *, payee: str, amount: Decimal, channel: str, idempotency_key: str
+        self,
+        token: str,
+        *,
+        payee: str,
+        amount: Decimal,
+        channel: str,
+        idempotency_key: str,
+        payee_name: str | None = None,
     ) -> Transfer:
-        """Execute once per ``idempotency_key``; a retry returns the first result."""
-        body = {
+        """Execute once per ``idempotency_key``; a retry returns the first result (the
+        same key with another payee, amount, channel or payee_name: IdempotencyConflict)."""
+        body: dict[str, Any] = {
             "payee": payee,
             "amount": str(amount),
             "channel": channel,
             "idempotency_key": idempotency_key,
         }
+        if payee_name is not None:
+            body["payee_name"] = payee_name
         return _transfer(await self.request("POST", "/transfers", json_body=body, token=token))
 
     async def list_cards(self, token: str) -> list[Card]:
@@ -269,6 +340,17 @@ class AccountsClient(ServiceClient):
         data = await self.request("GET", "/credit-card/bill", params={"last4": last4}, token=token)
         return _bill(data)
 
+    async def bank_now(self) -> datetime:
+        """The bank's current time (aware, +08:00): the sandbox clock when it is set. Use
+        it instead of the host's clock; ``bank_now().date()`` is the Beijing date."""
+        data = await self.request("GET", "/time")
+        return to_datetime(data["now"])
+
     async def sms_outbox(self, phone: str) -> list[dict[str, Any]]:
         """Sandbox only: the messages "sent" to ``phone``, newest first."""
         return list(await self.request("GET", "/sandbox/sms-outbox", params={"phone": phone}))
+
+    async def sandbox_reset(self) -> dict[str, Any]:
+        """Sandbox only (tests): every customer's state back to the seeded demo data;
+        ``{"reset": True, "seeded_at": ..., "now": ...}``. The clock does not move."""
+        return dict(await self.request("POST", "/sandbox/reset", json_body={}))

@@ -31,9 +31,15 @@ class ServiceUnavailable(ServiceError):
 
 
 class BadRequest(ServiceError):
-    """The request was malformed or a value was out of range (400/422)."""
+    """The request was malformed or a value was out of range (400/422); details.field
+    names the field and details.reason, when given, why (e.g. "name_mismatch")."""
 
     code = "bad_request"
+
+    @property
+    def reason(self) -> str | None:
+        value = self.details.get("reason")
+        return value if isinstance(value, str) else None
 
 
 class NotFound(ServiceError):
@@ -173,6 +179,25 @@ class BelowMinimum(ServiceError):
     code = "below_minimum"
 
 
+class SupportTicketNotFound(NotFound):
+    """Unknown support ticket, or it belongs to another chat user."""
+
+    code = "support_ticket_not_found"
+
+
+class InvalidTicketTransition(ServiceError):
+    """The ticket cannot move to that status (409): details.status (current), requested,
+    allowed. Also when another staff member took it first."""
+
+    code = "invalid_ticket_transition"
+
+
+class TicketClosed(ServiceError):
+    """The support ticket is closed and takes no more details (409)."""
+
+    code = "ticket_closed"
+
+
 ERRORS_BY_CODE: dict[str, type[ServiceError]] = {
     cls.code: cls
     for cls in (
@@ -200,5 +225,8 @@ ERRORS_BY_CODE: dict[str, type[ServiceError]] = {
         RiskAssessmentRequired,
         ProductNotSuitable,
         BelowMinimum,
+        SupportTicketNotFound,
+        InvalidTicketTransition,
+        TicketClosed,
     )
 }

@@ -170,3 +170,7 @@ def to_optional_datetime(value: Any) -> datetime | None:
 
 def to_date(value: Any) -> date:
     return date.fromisoformat(str(value)[:10])
+
+
+def to_optional_date(value: Any) -> date | None:
+    return None if value is None else to_date(value)

@@ -10,14 +10,19 @@ from ..settings import Settings
 from .http import (
     ServiceClient,
     segment,
+    to_date,
     to_datetime,
     to_decimal,
+    to_optional_date,
     to_optional_decimal,
 )
 from .types import (
     FxConversion,
     FxRate,
+    MortgageRate,
+    MortgageRates,
     Offer,
+    PrepaymentRule,
     Product,
     ProductComparison,
     Recommendations,
@@ -67,6 +72,7 @@ def _fx(data: dict[str, Any]) -> FxRate:
         cash_buy=to_decimal(data["cash_buy"]),
         middle=to_decimal(data["middle"]),
         updated_at=to_datetime(data["updated_at"]),
+        cash_sell=to_optional_decimal(data.get("cash_sell")),
     )
 
 
@@ -123,6 +129,53 @@ def _conversion(data: dict[str, Any]) -> FxConversion:
         unit=int(rate["unit"]),
         note=data.get("note", ""),
         updated_at=to_datetime(rate["updated_at"]),
+        amount_currency=data.get("amount_currency", "from"),
+        from_amount=to_optional_decimal(data.get("from_amount")),
+        to_amount=to_optional_decimal(data.get("to_amount")),
+        cash=bool(data.get("cash", False)),
+        direction=data.get("direction", ""),
+        direction_label=data.get("direction_label", ""),
+    )
+
+
+def _mortgage_rate(data: dict[str, Any]) -> MortgageRate:
+    spread = data.get("spread_bp")
+    return MortgageRate(
+        code=data["code"],
+        name=data["name"],
+        home=data["home"],
+        term=data["term"],
+        base=data.get("base"),
+        base_rate=to_optional_decimal(data.get("base_rate")),
+        spread_bp=None if spread is None else int(spread),
+        rate=to_decimal(data["rate"]),
+        as_of=to_date(data["as_of"]),
+    )
+
+
+def _mortgage_rates(data: dict[str, Any]) -> MortgageRates:
+    lpr = data.get("lpr_5y")
+    return MortgageRates(
+        as_of=to_date(data["as_of"]),
+        lpr_5y=None if lpr is None else to_decimal(lpr["rate"]),
+        lpr_as_of=None if lpr is None else to_optional_date(lpr.get("as_of")),
+        commercial=tuple(_mortgage_rate(r) for r in data["commercial"]),
+        provident_fund=tuple(_mortgage_rate(r) for r in data["provident_fund"]),
+        prepayment=tuple(
+            PrepaymentRule(
+                loan_type=p["loan_type"],
+                name=p["name"],
+                notice_working_days=int(p["notice_working_days"]),
+                notice=p["notice"],
+                min_amount=to_decimal(p["min_amount"]),
+                min_amount_text=p["min_amount_text"],
+                fee=p["fee"],
+                channels=tuple(p["channels"]),
+                note=p.get("note"),
+            )
+            for p in data["prepayment"]
+        ),
+        note=data.get("note", ""),
     )
 
 
@@ -241,8 +294,29 @@ class ProductsClient(ServiceClient):
         return [_fx(r) for r in await self.request("GET", "/fx-rates")]
 
     async def convert_fx(
-        self, amount: Decimal, from_currency: str, to_currency: str = "CNY"
+        self,
+        amount: Decimal,
+        from_currency: str,
+        to_currency: str = "CNY",
+        *,
+        amount_currency: str = "from",
+        cash: bool = False,
     ) -> FxConversion:
-        """Reference conversion between CNY and USD/EUR/HKD/JPY/GBP (codes or 美元...)."""
-        params = {"amount": amount, "from": from_currency, "to": to_currency}
+        """Reference conversion between CNY and USD/EUR/HKD/JPY/GBP (codes or 美元...):
+        the customer pays ``from_currency`` and gets ``to_currency``. ``amount`` is in
+        ``from_currency``, or in ``to_currency`` with ``amount_currency="to"``
+        ("换5000欧元要多少钱": ``convert_fx(5000, "CNY", "EUR", amount_currency="to")``,
+        from_amount 41595.00). ``cash``: banknotes (现钞买入价/现钞卖出价)."""
+        params = {
+            "amount": amount,
+            "from": from_currency,
+            "to": to_currency,
+            "amount_currency": amount_currency,
+            "cash": cash,
+        }
         return _conversion(await self.request("GET", "/fx/convert", params=params))
+
+    async def mortgage_rates(self) -> MortgageRates:
+        """Housing-loan rates (commercial: 5-year LPR plus a spread; provident fund by
+        term) and the prepayment rules, as of the latest LPR fixing."""
+        return _mortgage_rates(await self.request("GET", "/loans/mortgage-rates"))

@@ -68,16 +68,41 @@ class Payee:
 
 
 @dataclass(frozen=True)
+class StatementSummary:
+    """Totals over every transaction matching a statement's filters (not only the page)."""
+
+    count: int
+    spending_total: Decimal  # outflows, as a positive amount
+    income_total: Decimal  # inflows
+    net: Decimal  # income_total - spending_total
+    has_more: bool  # the statement's items show fewer than count
+    start: date | None  # Beijing dates, inclusive
+    end: date | None
+    kind: str | None  # 消费 | 支出 | 收入 | 转账 | 转入 | 转出 | 缴费
+    merchant: str | None
+    account_last4: str | None
+
+
+@dataclass(frozen=True)
+class Statement:
+    items: tuple[Transaction, ...]  # newest first, at most the requested limit
+    summary: StatementSummary
+
+
+@dataclass(frozen=True)
 class TransferQuote:
     payee_name: str
     payee_last4: str
     from_last4: str
     amount: Decimal
     fee: Decimal
-    review: bool  # True: a new payee with a large amount is held for manual review
+    review: bool  # True: a new payee with amount >= review_threshold is held for review
     channel: str
     single_limit: Decimal
     daily_remaining: Decimal
+    new_payee: bool = False  # a full account number that is not a saved payee
+    review_threshold: Decimal = Decimal("10000.00")  # "新收款人单笔达到 ¥X 需人工审核"
+    payee_bank: str = ""  # 沪银银行, 招商银行, 他行
 
 
 @dataclass(frozen=True)
@@ -114,13 +139,28 @@ class CreditCardBill:
 
 @dataclass(frozen=True)
 class SupportTicket:
-    ticket_id: str  # e.g. "H20261128-0001"
-    kind: str  # "handoff" | "complaint"
+    ticket_id: str  # e.g. "H20261128-0001" (H hand-off, C complaint, D dispute)
+    kind: str  # "handoff" | "complaint" | "dispute"
     created_at: datetime
-    reply_due: date | None = None  # complaints: answered by then (2 working days)
-    status: str = "open"
+    reply_due: date | None = None  # complaints, disputes: answered by then (2 working days)
+    status: str = "open"  # "open" | "in_progress" | "closed"
     category: str | None = None
     summary: str | None = None
+    priority: str | None = None  # hand-offs: "urgent" | "normal"
+    reason: str | None = None  # hand-offs: "fraud", "stolen_card", ... or None
+    updated_at: datetime | None = None
+    taken_at: datetime | None = None
+    closed_at: datetime | None = None
+    transaction_ids: tuple[str, ...] = ()  # disputes
+    details_count: int = 0  # texts added later (POST .../details)
+    last_detail_at: datetime | None = None
+    existing: bool = False  # create_ticket: the chat user's active hand-off was returned
+    # Hand-offs (None for other kinds): 在线人工客服's hours by the bank clock and the line.
+    within_hours: bool | None = None
+    hours: str | None = None  # "每天 8:00-22:00"
+    next_open: datetime | None = None  # when outside hours
+    position: int | None = None  # open hand-offs ahead (urgent first) while open
+    expected_wait_minutes: int | None = None  # while open and within hours
 
 
 @dataclass(frozen=True)
@@ -188,6 +228,7 @@ class FxRate:
     cash_buy: Decimal  # 现钞买入价
     middle: Decimal  # 中间价
     updated_at: datetime
+    cash_sell: Decimal | None = None  # 现钞卖出价 (equal to sell in China)
 
 
 @dataclass(frozen=True)
@@ -317,20 +358,27 @@ class Suitability:
 
 @dataclass(frozen=True)
 class FxConversion:
-    """A reference conversion on the right side of the spread."""
+    """A reference conversion on the bank's side of the spread: the customer pays
+    ``from_amount`` of ``from_currency`` and gets ``to_amount`` of ``to_currency``."""
 
     from_currency: str  # "USD"
     to_currency: str  # "CNY"
-    amount: Decimal
-    result: Decimal  # rounded half up to 0.01
+    amount: Decimal  # the amount given, in the currency named by amount_currency
+    result: Decimal  # the other amount, rounded half up to 0.01
     currency: str  # the foreign currency whose rate was used
     currency_name: str  # "美元"
-    rate_side: str  # "buy" (现汇买入价: foreign -> CNY) | "sell" (现汇卖出价: CNY -> foreign)
-    rate_label: str  # "现汇买入价" | "现汇卖出价"
+    rate_side: str  # the bank's side: "buy" (customer sells foreign) | "sell" (buys foreign)
+    rate_label: str  # "现汇买入价" | "现汇卖出价" | "现钞买入价" | "现钞卖出价"
     rate: Decimal  # CNY per ``unit`` units
     unit: int
     note: str  # "参考汇率，实际以交易时牌价为准"
     updated_at: datetime
+    amount_currency: str = "from"  # "from" | "to": the side ``amount`` is in
+    from_amount: Decimal | None = None  # what the customer pays
+    to_amount: Decimal | None = None  # what the customer gets
+    cash: bool = False  # banknotes (现钞) rather than an account (现汇)
+    direction: str = ""  # "buy_foreign" (购汇) | "sell_foreign" (结汇)
+    direction_label: str = ""  # "购汇（银行卖出）" | "结汇（银行买入）"
 
 
 @dataclass(frozen=True)
@@ -376,3 +424,64 @@ class Offer:
     reason: str  # "balance" (a large savings balance) | "incoming" (a large payment in)
     product: Product
     disclosure: str | None  # the risk disclosure when the product is an investment
+
+
+@dataclass(frozen=True)
+class BankContact:
+    """A hotline or desk of the bank with its hours (computed with the bank clock)."""
+
+    code: str  # customer_service, credit_card, card_loss, online_staff, anti_fraud,
+    #            press_office, mortgage, vip
+    name: str  # "在线人工客服"
+    phone: str | None  # None: not reached by phone (online staff)
+    other_phones: tuple[str, ...]  # e.g. ("96110",) besides 110
+    email: str | None
+    hours: str  # "每天 8:00-22:00", "24小时", "工作日 9:00-17:30"
+    days: str  # "always" | "daily" | "workdays" (Monday to Friday)
+    opens: str | None  # "08:00"
+    closes: str | None  # "22:00"
+    open_now: bool
+    next_open: datetime | None  # when closed
+    closes_at: datetime | None  # when open (not for 24-hour lines)
+    note: str | None
+
+
+@dataclass(frozen=True)
+class MortgageRate:
+    code: str  # commercial_first, commercial_second, fund_first_le5y, fund_first_gt5y, ...
+    name: str  # "商业贷款 首套住房"
+    home: str  # "first" | "second"
+    term: str  # "all" | "le5y" (up to 5 years) | "gt5y" (over 5 years)
+    base: str | None  # "LPR5Y" for commercial loans
+    base_rate: Decimal | None  # percent
+    spread_bp: int | None  # basis points over the base (-45: LPR - 0.45)
+    rate: Decimal  # percent per year
+    as_of: date
+
+
+@dataclass(frozen=True)
+class PrepaymentRule:
+    loan_type: str  # "commercial" | "provident_fund"
+    name: str
+    notice_working_days: int
+    notice: str  # Chinese text
+    min_amount: Decimal
+    min_amount_text: str
+    fee: str  # penalty / fee text
+    channels: tuple[str, ...]
+    note: str | None
+
+
+@dataclass(frozen=True)
+class MortgageRates:
+    as_of: date
+    lpr_5y: Decimal | None  # percent
+    lpr_as_of: date | None
+    commercial: tuple[MortgageRate, ...]
+    provident_fund: tuple[MortgageRate, ...]
+    prepayment: tuple[PrepaymentRule, ...]
+    note: str
+
+    def rate(self, code: str) -> MortgageRate | None:
+        """The rate named ``code`` (commercial or provident fund), if published."""
+        return next((r for r in (*self.commercial, *self.provident_fund) if r.code == code), None)

@@ -5,12 +5,25 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..keys import SETTINGS
-from . import accounts, auth, branches, cards, meta, offers, products, queues, sandbox, support
+from . import (
+    accounts,
+    auth,
+    branches,
+    cards,
+    info,
+    meta,
+    offers,
+    products,
+    queues,
+    sandbox,
+    support,
+)
 
 
 def setup_routes(app: web.Application) -> None:
     """Mount every route group (the sandbox group only under the sandbox profile)."""
     app.add_routes(meta.routes)
+    app.add_routes(info.routes)
     app.add_routes(auth.routes)
     app.add_routes(accounts.routes)
     app.add_routes(cards.routes)

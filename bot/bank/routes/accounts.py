@@ -17,7 +17,7 @@ routes = web.RouteTableDef()
 
 LAST4 = re.compile(r"^\d{4}$")
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:\-]{8,128}$")
-TRANSFER_FIELDS = ("payee", "amount", "channel")
+TRANSFER_FIELDS = ("payee", "amount", "channel", "payee_name")
 
 
 @routes.get("/customers/me", allow_head=False)
@@ -67,21 +67,24 @@ async def list_payees(request: web.Request) -> web.Response:
     return json_response(await authed(request, service.list_payees))
 
 
-def _transfer_input(body: dict) -> tuple[str, Decimal, str]:
+def _transfer_input(body: dict) -> tuple[str, Decimal, str, str | None]:
     payee = require_str(body, "payee", max_len=64)
     channel = require_str(body, "channel", max_len=16)
     amount = parse_amount(body.get("amount"))
+    payee_name = require_str(body, "payee_name", max_len=64, required=False) or None
     assert payee is not None and channel is not None
-    return payee, amount, channel
+    return payee, amount, channel, payee_name
 
 
 @routes.post("/transfers/quote")
 async def quote_transfer(request: web.Request) -> web.Response:
     body = await read_body(request, TRANSFER_FIELDS)
-    payee, amount, channel = _transfer_input(body)
+    payee, amount, channel, payee_name = _transfer_input(body)
     result = await authed(
         request,
-        lambda s, ctx, customer: transfers.quote_transfer(s, ctx, customer, payee, amount, channel),
+        lambda s, ctx, customer: transfers.quote_transfer(
+            s, ctx, customer, payee, amount, channel, payee_name
+        ),
         step_up=True,
     )
     return json_response(result)
@@ -90,13 +93,13 @@ async def quote_transfer(request: web.Request) -> web.Response:
 @routes.post("/transfers")
 async def create_transfer(request: web.Request) -> web.Response:
     body = await read_body(request, (*TRANSFER_FIELDS, "idempotency_key"))
-    payee, amount, channel = _transfer_input(body)
+    payee, amount, channel, payee_name = _transfer_input(body)
     key = require_str(body, "idempotency_key", pattern=IDEMPOTENCY_KEY, max_len=128)
     assert key is not None
     result, created = await authed(
         request,
         lambda s, ctx, customer: transfers.create_transfer(
-            s, ctx, customer, payee, amount, channel, key
+            s, ctx, customer, payee, amount, channel, key, payee_name
         ),
         step_up=True,
         retries=2,

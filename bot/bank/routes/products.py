@@ -8,7 +8,7 @@ from ..errors import BadRequest
 from ..httputil import authed, json_response, query, read_body, unit
 from ..service import products as service
 from ..service import suitability
-from ..validation import parse_amount, parse_int
+from ..validation import parse_amount, parse_bool, parse_int
 
 routes = web.RouteTableDef()
 
@@ -119,9 +119,16 @@ async def fx_rates(request: web.Request) -> web.Response:
 
 @routes.get("/fx/convert", allow_head=False)
 async def fx_convert(request: web.Request) -> web.Response:
-    params = query(request, ("amount", "from", "to"))
+    params = query(request, ("amount", "from", "to", "amount_currency", "cash"))
     amount = parse_amount(params.get("amount"))
     source = service.parse_currency(params.get("from") or "", "from")
     target = service.parse_currency(params.get("to") or "CNY", "to")
-    result = await unit(request, lambda s, ctx: service.convert_fx(s, ctx, amount, source, target))
+    side = service.parse_amount_side(params.get("amount_currency"), source, target)
+    cash = parse_bool(params.get("cash"), "cash", default=False)
+    result = await unit(
+        request,
+        lambda s, ctx: service.convert_fx(
+            s, ctx, amount, source, target, amount_currency=side, cash=cash
+        ),
+    )
     return json_response(result)

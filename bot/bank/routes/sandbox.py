@@ -22,6 +22,15 @@ async def sms_outbox(request: web.Request) -> web.Response:
     return json_response(await unit(request, lambda s, ctx: service.sms_outbox(s, ctx, phone)))
 
 
+@routes.post("/sandbox/reset")
+async def reset(request: web.Request) -> web.Response:
+    """Every customer's state back to the seeded demo data; the clock does not move."""
+    raw = await request.read()
+    if raw.strip():
+        await read_body(request, ())  # only an empty object is accepted
+    return json_response(await unit(request, service.reset))
+
+
 @routes.get("/sandbox/clock", allow_head=False)
 async def get_clock(request: web.Request) -> web.Response:
     query(request, ())

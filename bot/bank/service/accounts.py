@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -14,7 +15,21 @@ from ..errors import BadRequest, CardNotFound
 from ..models import CREDIT, SAVINGS, Account, Customer, Payee, Transaction
 from . import Ctx, money
 
-KINDS = ("消费", "收入", "转账", "缴费")
+KINDS = ("消费", "收入", "转账", "缴费")  # what a transaction is (Transaction.kind)
+# What the ``kind`` filter of a statement may name: (transaction kinds or None for any,
+# direction: "in" = money in, "out" = money out, None = both).
+# 消费 are purchases (merchants, card payments); 支出 is every outflow (purchases, bills,
+# transfers out); 收入 is every inflow (salary, interest, transfers in, refunds), the
+# same money as the summary's income_total.
+KIND_FILTERS: dict[str, tuple[tuple[str, ...] | None, str | None]] = {
+    "消费": (("消费",), None),
+    "支出": (None, "out"),
+    "收入": (None, "in"),
+    "转账": (("转账",), None),
+    "转入": (("转账",), "in"),
+    "转出": (("转账",), "out"),
+    "缴费": (("缴费",), None),
+}
 
 
 def account_view(account: Account) -> dict[str, Any]:
@@ -88,38 +103,73 @@ def list_transactions(
     kind: str | None,
     merchant: str | None,
     limit: int,
-) -> list[dict[str, Any]]:
-    """The customer's transactions, newest first, filtered."""
+) -> dict[str, Any]:
+    """The customer's transactions, newest first, filtered; ``start`` and ``end`` are
+    Beijing dates (inclusive). ``items`` holds at most ``limit`` of them, ``summary``
+    counts and totals all that match."""
     if start and end and start > end:
         raise BadRequest("'start' must not be after 'end'.", field="start")
-    if kind is not None and kind not in KINDS:
-        raise BadRequest(f"'kind' must be one of {', '.join(KINDS)}.", field="kind", allowed=KINDS)
+    if kind is not None and kind not in KIND_FILTERS:
+        allowed = list(KIND_FILTERS)
+        raise BadRequest(
+            f"'kind' must be one of {', '.join(allowed)}.", field="kind", allowed=allowed
+        )
     accounts = customer_accounts(session, customer)
     if account_last4:
         accounts = [a for a in accounts if a.last4 == account_last4]
         if not accounts:
             raise CardNotFound(last4=account_last4)
     last4_by_id = {a.id: a.last4 for a in accounts}
-    stmt = select(Transaction).where(Transaction.account_id.in_(list(last4_by_id)))
+    conditions: list[Any] = [Transaction.account_id.in_(list(last4_by_id))]
     if start:
-        stmt = stmt.where(Transaction.posted_at >= datetime.combine(start, time(), CST))
+        conditions.append(Transaction.posted_at >= datetime.combine(start, time(), CST))
     if end:
-        stmt = stmt.where(
+        conditions.append(
             Transaction.posted_at < datetime.combine(end + timedelta(days=1), time(), CST)
         )
     if kind:
-        stmt = stmt.where(Transaction.kind == kind)
+        kinds, direction = KIND_FILTERS[kind]
+        if kinds is not None:
+            conditions.append(Transaction.kind.in_(kinds))
+        if direction == "in":
+            conditions.append(Transaction.amount > 0)
+        elif direction == "out":
+            conditions.append(Transaction.amount < 0)
     if merchant:
         pattern = _like(merchant)
-        stmt = stmt.where(
+        conditions.append(
             or_(
                 Transaction.merchant.like(pattern, escape="\\"),
                 Transaction.counterparty.like(pattern, escape="\\"),
                 Transaction.description.like(pattern, escape="\\"),
             )
         )
-    stmt = stmt.order_by(Transaction.posted_at.desc(), Transaction.id.desc()).limit(limit)
-    return [transaction_view(t, last4_by_id[t.account_id]) for t in session.execute(stmt).scalars()]
+    stmt = (
+        select(Transaction)
+        .where(*conditions)
+        .order_by(Transaction.posted_at.desc(), Transaction.id.desc())
+        .limit(limit)
+    )
+    items = [transaction_view(t, last4_by_id[t.account_id]) for t in session.execute(stmt).scalars()]
+    # Totals over every match, not only the page (a statement has tens of rows).
+    amounts = list(session.execute(select(Transaction.amount).where(*conditions)).scalars())
+    spending = money(-sum((a for a in amounts if a < 0), Decimal(0)))
+    income = money(sum((a for a in amounts if a > 0), Decimal(0)))
+    return {
+        "items": items,
+        "summary": {
+            "count": len(amounts),
+            "spending_total": spending,
+            "income_total": income,
+            "net": money(income - spending),
+            "has_more": len(amounts) > len(items),
+            "start": start,
+            "end": end,
+            "kind": kind,
+            "merchant": merchant,
+            "account_last4": account_last4,
+        },
+    }
 
 
 def payee_view(payee: Payee) -> dict[str, Any]:

@@ -176,11 +176,17 @@ def fx_rates(session: Session, ctx: Ctx) -> list[dict[str, Any]]:
             "buy": r.buy,
             "sell": r.sell,
             "cash_buy": r.cash_buy,
+            "cash_sell": cash_sell(r),
             "middle": r.middle,
             "updated_at": r.updated_at,
         }
         for r in rows
     ]
+
+
+def cash_sell(rate: FxRate) -> Decimal:
+    """现钞卖出价; a row from before it was stored sells cash at 现汇卖出价, as in China."""
+    return rate.cash_sell if rate.cash_sell is not None else rate.sell
 
 
 def parse_currency(value: str, key: str) -> str:
@@ -192,13 +198,63 @@ def parse_currency(value: str, key: str) -> str:
     return code
 
 
-def convert_fx(session: Session, ctx: Ctx, amount: Decimal, from_: str, to: str) -> dict[str, Any]:
-    """Convert between CNY and a foreign currency on the right side of the spread: the
-    bank buys foreign currency at ``buy`` (现汇买入价) and sells it at ``sell`` (现汇卖出价)."""
+# (bank's side, cash) -> (the rate's label, the customer's direction, its label)
+RATE_LABELS = {
+    ("sell", False): "现汇卖出价",
+    ("sell", True): "现钞卖出价",
+    ("buy", False): "现汇买入价",
+    ("buy", True): "现钞买入价",
+}
+DIRECTIONS = {
+    "sell": ("buy_foreign", "购汇（银行卖出）"),  # the customer buys foreign currency
+    "buy": ("sell_foreign", "结汇（银行买入）"),  # the customer sells foreign currency
+}
+AMOUNT_SIDES = ("from", "to")
+
+
+def parse_amount_side(value: str | None, from_: str, to: str) -> str:
+    """``from`` (default) or ``to``, or the currency the amount is in (code or name)."""
+    text = (value or "from").strip()
+    if text.lower() in AMOUNT_SIDES:
+        return text.lower()
+    code = CURRENCY_ALIASES.get(text, CURRENCY_ALIASES.get(text.upper(), text.upper()))
+    if code == from_:
+        return "from"
+    if code == to:
+        return "to"
+    raise BadRequest(
+        "'amount_currency' must be from, to, or one of the two currencies.",
+        field="amount_currency",
+        allowed=[*AMOUNT_SIDES, from_, to],
+    )
+
+
+def _cents(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def convert_fx(
+    session: Session,
+    ctx: Ctx,
+    amount: Decimal,
+    from_: str,
+    to: str,
+    *,
+    amount_currency: str = "from",
+    cash: bool = False,
+) -> dict[str, Any]:
+    """What the customer pays in ``from_`` and gets in ``to``, priced on the bank's side
+    of the spread. Paying CNY for foreign currency (购汇) the bank sells: 现汇卖出价, or
+    现钞卖出价 for cash; selling foreign currency for CNY (结汇) the bank buys: 现汇买入价,
+    or 现钞买入价 for cash. ``amount`` is in ``from_`` (what is paid) or, with
+    ``amount_currency="to"``, in ``to`` (what is wanted): "换5000欧元要多少钱" is
+    CNY -> EUR with 5000 in EUR."""
     if from_ == to:
         raise BadRequest("'from' and 'to' must differ.", field="to", reason="same_currency")
     if "CNY" not in (from_, to):
         raise BadRequest("One side of a conversion must be CNY.", field="to", reason="cny_required")
+    if amount_currency not in AMOUNT_SIDES:  # pragma: no cover - the route parses it
+        raise BadRequest("'amount_currency' must be from or to.", field="amount_currency")
     foreign = to if from_ == "CNY" else from_
     rate = session.get(FxRate, foreign)
     if rate is None:
@@ -209,21 +265,37 @@ def convert_fx(session: Session, ctx: Ctx, amount: Decimal, from_: str, to: str)
             reason="unsupported_currency",
             supported=["CNY", *supported],
         )
-    if from_ == "CNY":  # the customer buys foreign currency: the bank sells it
-        side, label, price = "sell", "现汇卖出价", rate.sell
-        result = amount * rate.unit / price
-    else:  # the customer sells foreign currency: the bank buys it
-        side, label, price = "buy", "现汇买入价", rate.buy
-        result = amount * price / rate.unit
+    side = "sell" if from_ == "CNY" else "buy"
+    if side == "sell":
+        price = cash_sell(rate) if cash else rate.sell
+    else:
+        price = rate.cash_buy if cash else rate.buy
+    # CNY = foreign * price / unit on either side; only which amount is known differs.
+    given_is_foreign = (amount_currency == "from") == (from_ != "CNY")
+    if given_is_foreign:
+        other = _cents(amount * price / rate.unit)
+    else:
+        other = _cents(amount * rate.unit / price)
+    from_amount, to_amount = (amount, other) if amount_currency == "from" else (other, amount)
+    direction, direction_label = DIRECTIONS[side]
+    label = RATE_LABELS[(side, cash)]
     return {
         "from": from_,
         "to": to,
         "amount": amount,
-        "result": result.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP),
+        "amount_currency": amount_currency,
+        "result": other,
+        "from_amount": from_amount,
+        "to_amount": to_amount,
+        "cash": cash,
+        "direction": direction,
+        "direction_label": direction_label,
+        "rate_label": label,
         "rate": {
             "currency": rate.currency,
             "name": rate.name,
             "side": side,
+            "cash": cash,
             "label": label,
             "price": price,
             "unit": rate.unit,

@@ -70,10 +70,28 @@ def _internal_account(session: Session, number: str) -> Account | None:
     return session.execute(select(Account).where(Account.number == number)).scalar_one_or_none()
 
 
+def _same_name(given: str, actual: str) -> bool:
+    """Names compared without spaces and middle dots, latin letters case-insensitively."""
+
+    def canonical(name: str) -> str:
+        return re.sub(r"[\s·•・.]", "", name).casefold()
+
+    return canonical(given) == canonical(actual)
+
+
 def resolve_payee(
-    session: Session, customer: Customer, from_account: Account, text: str
+    session: Session,
+    customer: Customer,
+    from_account: Account,
+    text: str,
+    payee_name: str | None = None,
 ) -> ResolvedPayee:
-    """A payee given as a payee_id, a saved payee's name, or a full account number."""
+    """A payee given as a payee_id, a saved payee's name, or a full account number.
+
+    With a full account number ``payee_name`` is the name the customer gave: an account
+    of this bank must belong to that person (else 400 ``name_mismatch``, which does not
+    say whose it is); another bank's account is taken under that name.
+    """
     text = text.strip()
     compact = re.sub(r"[\s\-]", "", text)
     payee: Payee | None = None
@@ -84,6 +102,12 @@ def resolve_payee(
             select(Payee).where(Payee.customer_id == customer.id, Payee.account_number == number)
         ).scalar_one_or_none()
     else:
+        if payee_name is not None:
+            raise BadRequest(
+                "'payee_name' goes with a full account number as 'payee'.",
+                field="payee_name",
+                reason="account_number_required",
+            )
         payee = session.execute(
             select(Payee).where(Payee.customer_id == customer.id, Payee.id == text)
         ).scalar_one_or_none()
@@ -117,15 +141,27 @@ def resolve_payee(
         raise BadRequest(
             "Credit-card repayment is not a transfer; pay the bill instead.", field="payee"
         )
+    owner = session.get(Customer, internal.customer_id) if internal is not None else None
+    if payee_name is not None and owner is not None and not _same_name(payee_name, owner.name):
+        log.info("transfer refused: the name given for 尾号%s is not the holder's", account_number[-4:])
+        raise BadRequest(
+            "The payee's name does not match the account holder.",
+            field="payee_name",
+            reason="name_mismatch",
+        )
     if payee is not None:
         return ResolvedPayee(
             payee.name, payee.bank, payee.account_type, account_number, payee.id, internal
         )
     if internal is not None:
-        owner = session.get(Customer, internal.customer_id)
-        name = mask_name(owner.name) if owner else "本行账户"
+        # The customer named the holder correctly, or is shown only the masked name.
+        name = payee_name if payee_name is not None else (
+            mask_name(owner.name) if owner else "本行账户"
+        )
         return ResolvedPayee(name, BANK_NAME, SAVINGS, account_number, None, internal)
-    return ResolvedPayee("他行账户", OTHER_BANK, SAVINGS, account_number, None, None)
+    return ResolvedPayee(
+        payee_name or "他行账户", OTHER_BANK, SAVINGS, account_number, None, None
+    )
 
 
 def _used_today(session: Session, ctx: Ctx, customer: Customer, channel: str) -> Decimal:
@@ -184,13 +220,17 @@ def _check(
         )
     if amount + fee > from_account.balance:
         raise InsufficientFunds(available=str(money(from_account.balance)))
+    threshold = money(ctx.settings.review_threshold)
     return {
         "payee_name": payee.name,
         "payee_last4": payee.last4,
+        "payee_bank": payee.bank,
         "from_last4": from_account.last4,
         "amount": money(amount),
         "fee": fee,
-        "review": (not payee.known) and amount >= ctx.settings.review_threshold,
+        "new_payee": not payee.known,
+        "review": (not payee.known) and amount >= threshold,
+        "review_threshold": threshold,
         "channel": channel,
         "single_limit": single,
         "daily_remaining": daily_remaining,
@@ -198,11 +238,17 @@ def _check(
 
 
 def quote_transfer(
-    session: Session, ctx: Ctx, customer: Customer, payee: str, amount: Decimal, channel: str
+    session: Session,
+    ctx: Ctx,
+    customer: Customer,
+    payee: str,
+    amount: Decimal,
+    channel: str,
+    payee_name: str | None = None,
 ) -> dict[str, Any]:
     """What a transfer would do, without doing it."""
     from_account = savings_account(session, customer)
-    resolved = resolve_payee(session, customer, from_account, payee)
+    resolved = resolve_payee(session, customer, from_account, payee, payee_name)
     return _check(session, ctx, customer, from_account, resolved, amount, channel)
 
 
@@ -221,17 +267,17 @@ def transfer_view(transfer: Transfer, from_last4: str, *, replayed: bool) -> dic
     }
 
 
-def request_hash(payee: str, amount: Decimal, channel: str) -> str:
-    canonical = json.dumps(
-        {
-            "payee": re.sub(r"\s+", " ", payee.strip()),
-            "amount": str(money(amount)),
-            "channel": channel,
-        },
-        ensure_ascii=False,
-        sort_keys=True,
-    )
-    return sha256_hex(canonical)
+def request_hash(
+    payee: str, amount: Decimal, channel: str, payee_name: str | None = None
+) -> str:
+    fields = {
+        "payee": re.sub(r"\s+", " ", payee.strip()),
+        "amount": str(money(amount)),
+        "channel": channel,
+    }
+    if payee_name is not None:  # absent: the same hash as before payee_name existed
+        fields["payee_name"] = re.sub(r"\s+", " ", payee_name.strip())
+    return sha256_hex(json.dumps(fields, ensure_ascii=False, sort_keys=True))
 
 
 def create_transfer(
@@ -242,6 +288,7 @@ def create_transfer(
     amount: Decimal,
     channel: str,
     idempotency_key: str,
+    payee_name: str | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Execute (or hold for review) a transfer once per idempotency key.
 
@@ -250,7 +297,7 @@ def create_transfer(
     ``IntegrityError`` and the caller reruns the unit, which then replays.
     """
     from_account = savings_account(session, customer, lock=True)
-    fingerprint = request_hash(payee, amount, channel)
+    fingerprint = request_hash(payee, amount, channel, payee_name)
     existing = session.execute(
         select(Transfer).where(
             Transfer.customer_id == customer.id, Transfer.idempotency_key == idempotency_key
@@ -262,7 +309,7 @@ def create_transfer(
         paying = session.get(Account, existing.from_account_id)
         return transfer_view(existing, paying.last4 if paying else "", replayed=True), False
 
-    resolved = resolve_payee(session, customer, from_account, payee)
+    resolved = resolve_payee(session, customer, from_account, payee, payee_name)
     quote = _check(session, ctx, customer, from_account, resolved, amount, channel)
     status = "held_for_review" if quote["review"] else "completed"
     transfer = Transfer(
@@ -326,10 +373,11 @@ def create_transfer(
             )
     session.flush()
     log.info(
-        "transfer %s %s: %s to 尾号%s on %s",
+        "transfer %s %s: %s to %s 尾号%s on %s",
         transfer.id,
         status,
         transfer.amount,
+        mask_name(resolved.name),  # a name the customer typed: logged masked
         resolved.last4,
         channel,
     )

@@ -69,7 +69,10 @@ async def test_credit_card_bill_errors(bank, error):
 
 async def test_transaction_filters(bank, clock, error):
     token = await bank.token()
-    get = bank.get
+
+    async def get(path, token, **params):
+        return (await bank.get(path, token, **params))["items"]
+
     assert len(await get("/transactions", token)) == 10  # default limit
     spending = await get("/transactions", token, kind="消费", limit=100)
     assert spending and all(t["kind"] == "消费" for t in spending)

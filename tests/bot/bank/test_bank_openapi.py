@@ -38,12 +38,13 @@ def test_document_is_valid_openapi_31():
 def test_router_and_document_list_the_same_routes(settings):
     doc = load_openapi()
     assert routed(create_app(settings)) == documented(doc)
-    # outside the sandbox the only missing route is the SMS outbox
+    # outside the sandbox the sandbox group (outbox, clock, reset) is missing
     production = create_app(dataclasses.replace(settings, profile="production"))
     assert documented(doc) - routed(production) == {
         ("GET", "/sandbox/sms-outbox"),
         ("GET", "/sandbox/clock"),
         ("POST", "/sandbox/clock"),
+        ("POST", "/sandbox/reset"),
     }
 
 
@@ -198,3 +199,61 @@ async def test_queue_and_suitability_responses_match_the_documented_schemas(bank
     await call("POST", "/offers/decline", json={}, status=401)
     bank.clock.set(bank.clock().replace(hour=22))
     await call("POST", "/queue/tickets", json=take, status=409)
+
+
+async def test_info_statement_fx_and_ticket_responses_match_the_documented_schemas(bank):
+    checker = Checker(load_openapi())
+    client = bank.client
+
+    async def call(method, path, template=None, *, status=200, **kwargs):
+        resp = await client.request(method, path, **kwargs)
+        assert resp.status == status, await resp.text()
+        body = await resp.json()
+        checker.check(method, template or path, status, body)
+        return body
+
+    await call("GET", "/time")
+    await call("GET", "/info/contacts")
+    await call("GET", "/info/contacts", params={"code": "online_staff"})
+    await call("GET", "/info/contacts", params={"code": "nope"}, status=404)
+    await call("GET", "/loans/mortgage-rates")
+    token = await bank.token()
+    auth = {"Authorization": f"Bearer {token}"}
+    statement = await call(
+        "GET", "/transactions", params={"kind": "支出", "start": "2026-10-01", "limit": "5"},
+        headers=auth,
+    )
+    await call("GET", "/transactions", params={"kind": "花销"}, headers=auth, status=400)
+    new_payee = {"payee": "6228480012345670001", "payee_name": "赵六", "amount": "20000",
+                 "channel": "web"}
+    assert (await call("POST", "/transfers/quote", json=new_payee, headers=auth))["review"]
+    mismatch = {"payee": "6216610200000898888", "payee_name": "王五", "amount": "1",
+                "channel": "web"}
+    await call("POST", "/transfers/quote", json=mismatch, headers=auth, status=400)
+    await call("GET", "/fx-rates")
+    await call("GET", "/fx/convert", params={"amount": "5000", "from": "CNY", "to": "EUR",
+                                            "amount_currency": "to", "cash": "true"})
+    who = {"channel": "wechat", "channel_user_id": "o-zhang"}
+    handoff = await call("POST", "/support/tickets", json={**who, "kind": "handoff",
+                                                          "reason": "fraud"}, status=201)
+    await call("POST", "/support/tickets", json={**who, "kind": "handoff"}, status=200)
+    ids = [statement["items"][0]["transaction_id"]]
+    dispute = await call("POST", "/support/tickets", json={**who, "kind": "dispute",
+                                                          "transaction_ids": ids}, status=201)
+    await call("POST", "/support/tickets", json={"channel": "web", "channel_user_id": "x",
+                                                 "kind": "dispute", "transaction_ids": ids},
+               status=401)
+    details = "/support/tickets/{ticket_id}/details"
+    path = f"/support/tickets/{dispute['ticket_id']}/details"
+    await call("POST", path, details, json={**who, "text": "补充说明"})
+    await call("POST", f"/support/tickets/{handoff['ticket_id']}/details", details,
+               json={**who, "text": "x"}, status=400)
+    await call("GET", "/support/tickets", params={"channel_user_id": "o-zhang"})
+    item = "/support/tickets/{ticket_id}"
+    await call("PATCH", f"/support/tickets/{handoff['ticket_id']}", item,
+               json={"status": "in_progress"})
+    await call("PATCH", f"/support/tickets/{handoff['ticket_id']}", item,
+               json={"status": "in_progress"}, status=409)
+    await call("PATCH", "/support/tickets/H20261118-0999", item, json={"status": "closed"},
+               status=404)
+    await call("POST", "/sandbox/reset")

@@ -77,7 +77,7 @@ async def test_seed_and_exact_money_on_postgres(bank):
     assert await bank.balance(token) == "52380.15"
     bill = await bank.get("/credit-card/bill", token)
     assert (bill["statement_balance"], bill["minimum_payment"]) == ("3200.00", "320.00")
-    assert len(await bank.get("/transactions", token, limit=100)) >= 30
+    assert len((await bank.get("/transactions", token, limit=100))["items"]) >= 30
 
 
 async def test_concurrent_duplicates_and_limits_on_postgres(bank):
@@ -150,3 +150,33 @@ async def test_offers_and_concurrent_declines_on_postgres(bank):
     assert [r.status for r in declines] == [200] * 6
     assert len({(await r.json())["declined_at"] for r in declines}) == 1
     assert await bank.get("/offers/next", token) == {"offer": None}
+
+
+async def test_handoffs_statements_rates_and_reset_on_postgres(bank):
+    who = {"kind": "handoff", "channel": "wechat", "channel_user_id": "o-pg"}
+    responses = await asyncio.gather(
+        *(bank.client.post("/support/tickets", json=who) for _ in range(5))
+    )
+    bodies = [await r.json() for r in responses]
+    assert sorted(r.status for r in responses) == [200, 200, 200, 200, 201], bodies
+    assert len({b["ticket_id"] for b in bodies}) == 1  # one hand-off per chat user
+    token = await bank.token()
+    october = await bank.get("/transactions", token, start="2026-10-01", end="2026-10-31")
+    assert october["summary"]["spending_total"] == "11541.20"
+    rates = await (await bank.client.get("/loans/mortgage-rates")).json()
+    assert {r["rate"] for r in rates["provident_fund"]} >= {"2.10", "2.525"}
+    resp = await bank.client.post(
+        "/transfers/quote",
+        headers=bank.auth(token),
+        json={"payee": "6216610200000898888", "payee_name": "王五", "amount": "1",
+              "channel": "web"},
+    )
+    assert resp.status == 400
+    assert (await bank.client.post("/sandbox/reset")).status == 200
+    assert (await bank.client.get("/accounts", headers=bank.auth(token))).status == 401
+    token = await bank.token()
+    assert await bank.balance(token) == "52380.15"
+    tickets = await (
+        await bank.client.get("/support/tickets", params={"channel_user_id": "o-pg"})
+    ).json()
+    assert tickets == []

@@ -77,7 +77,7 @@ async def test_li_na_is_a_vip_with_a_large_balance(bank):
 
 async def test_history_is_consistent_with_the_balance(bank):
     token = await bank.token()
-    txns = await bank.get("/transactions", token, account_last4="1234", limit=100)
+    txns = (await bank.get("/transactions", token, account_last4="1234", limit=100))["items"]
     assert len(txns) >= 30
     assert txns[0]["balance_after"] == "52380.15"
     oldest = date.fromisoformat(txns[-1]["posted_at"][:10])

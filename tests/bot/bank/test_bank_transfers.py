@@ -28,7 +28,7 @@ async def li_balance(bank) -> str:
 
 
 async def transactions(bank, token, **params):
-    return await bank.get("/transactions", token, limit=100, **params)
+    return (await bank.get("/transactions", token, limit=100, **params))["items"]
 
 
 async def test_quote_shows_masked_details_and_limits(bank):
@@ -42,10 +42,13 @@ async def test_quote_shows_masked_details_and_limits(bank):
     assert await resp.json() == {
         "payee_name": "李娜",
         "payee_last4": "8888",
+        "payee_bank": "沪银银行",
         "from_last4": "1234",
         "amount": "5000.00",
         "fee": "0.00",
+        "new_payee": False,
         "review": False,
+        "review_threshold": "10000.00",
         "channel": "wechat",
         "single_limit": "5000.00",
         "daily_remaining": "20000.00",

@@ -107,6 +107,9 @@ async def test_transfer_quote_execute_and_replay(accounts, bind):
         channel="wechat",
         single_limit=Decimal("5000.00"),
         daily_remaining=Decimal("20000.00"),
+        new_payee=False,
+        review_threshold=Decimal("10000.00"),
+        payee_bank="沪银银行",
     )
     results = await asyncio.gather(
         *(
