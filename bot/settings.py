@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,6 +33,51 @@ def _bool(env: Mapping[str, str], key: str, default: bool) -> bool:
     if value in ("0", "false", "no", "off"):
         return False
     raise ValueError(f"{key} must be a boolean (1/0, true/false), got {raw!r}")
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``, lower-case, without a default port.
+
+    Raises ``ValueError`` for anything but an http(s) URL with a host.
+    """
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    host = parts.hostname.lower()
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    port = parts.port
+    if port is None or (scheme, port) in (("http", 80), ("https", 443)):
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+def parse_origins(raw: str | None, key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Origins from a comma- or space-separated list (``*`` means any origin).
+
+    Each entry must be an origin as browsers send it: ``https://www.example.com``
+    or ``http://127.0.0.1:8000``, no path. Empty or unset: ``default``.
+    """
+    if raw is None or not raw.strip():
+        return default
+    origins: list[str] = []
+    for entry in raw.replace(",", " ").split():
+        if entry == "*":
+            origins.append("*")
+            continue
+        parts = urlsplit(entry)
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise ValueError(
+                f"{key}: {entry!r} is not an origin (no path), e.g. https://www.example.com"
+            )
+        try:
+            origins.append(origin_of(entry))
+        except ValueError as exc:
+            raise ValueError(
+                f"{key}: {entry!r} is not an origin like https://www.example.com"
+            ) from exc
+    return tuple(dict.fromkeys(origins))
 
 
 @dataclass(frozen=True)
@@ -59,6 +105,13 @@ class Settings:
     # Socket.io URL the customer's browser uses for web chat (the public
     # address of the Rasa server); defaults to rasa_url.
     webchat_socket_url: str = ""
+    # Public address of the web app (chat page, embed.js) as browsers see it;
+    # defaults to http://host:web_port. Its origin may always open the chat socket.
+    web_public_url: str = ""
+    # Other sites that may embed the web chat (embed.js) and open its socket:
+    # exact origins, or "*" for any. Default: "*" in the sandbox profile, none
+    # otherwise (then only the web app itself). See docs/embed.md.
+    webchat_allowed_origins: tuple[str, ...] = ()
     service_timeout: float = 5.0
     verify_window_seconds: int = 600
     bind_ttl_seconds: int = 30 * 24 * 3600  # lifetime of a binding-level bank token
@@ -125,6 +178,26 @@ class Settings:
         """True when sandbox-only features (the SMS outbox) are enabled."""
         return self.profile == "sandbox"
 
+    @property
+    def web_origins(self) -> tuple[str, ...]:
+        """The web app's own origin(s): its public URL's, plus the other loopback
+        name when that is 127.0.0.1 or localhost."""
+        own = origin_of(self.web_public_url or f"http://{self.host}:{self.web_port}")
+        parts = urlsplit(own)
+        other = {"127.0.0.1": "localhost", "localhost": "127.0.0.1"}.get(parts.hostname or "")
+        if other is None:
+            return (own,)
+        port = f":{parts.port}" if parts.port is not None else ""
+        return (own, f"{parts.scheme}://{other}{port}")
+
+    @property
+    def webchat_socket_origins(self) -> tuple[str, ...]:
+        """Browser origins the web chat socket accepts: ``("*",)`` or the web app's
+        own origins plus ``webchat_allowed_origins``."""
+        if "*" in self.webchat_allowed_origins:
+            return ("*",)
+        return tuple(dict.fromkeys([*self.web_origins, *self.webchat_allowed_origins]))
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Build settings from ``env`` (defaults to ``os.environ``)."""
@@ -134,6 +207,8 @@ class Settings:
         bank_port = _int(env, "BANK_PORT", 8090)
         rasa_port = _int(env, "RASA_PORT", 5005)
         rasa_url = env.get("RASA_URL", f"http://{host}:{rasa_port}")
+        profile = env.get("BANKBOT_PROFILE", "sandbox")
+        web_port = _int(env, "WEB_PORT", 8080)
         limits = {
             "web": ChannelLimits(
                 Decimal(env.get("LIMIT_WEB_SINGLE", "50000")),
@@ -145,17 +220,23 @@ class Settings:
             ),
         }
         return cls(
-            profile=env.get("BANKBOT_PROFILE", "sandbox"),
+            profile=profile,
             host=host,
             rasa_port=rasa_port,
             action_port=_int(env, "ACTION_PORT", 5055),
             bank_port=bank_port,
-            web_port=_int(env, "WEB_PORT", 8080),
+            web_port=web_port,
             data_dir=data_dir,
             bank_db_url=env.get("BANK_DB_URL", f"sqlite:///{data_dir / 'bank.db'}"),
             bank_url=env.get("BANK_URL", f"http://{host}:{bank_port}"),
             rasa_url=rasa_url,
             webchat_socket_url=env.get("WEBCHAT_SOCKET_URL", rasa_url),
+            web_public_url=env.get("WEB_PUBLIC_URL") or f"http://{host}:{web_port}",
+            webchat_allowed_origins=parse_origins(
+                env.get("WEBCHAT_ALLOWED_ORIGINS"),
+                "WEBCHAT_ALLOWED_ORIGINS",
+                default=("*",) if profile == "sandbox" else (),
+            ),
             service_timeout=float(env.get("SERVICE_TIMEOUT", "5")),
             verify_window_seconds=_int(env, "VERIFY_WINDOW_SECONDS", 600),
             bind_ttl_seconds=_int(env, "BIND_TTL_SECONDS", 30 * 24 * 3600),

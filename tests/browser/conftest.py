@@ -33,7 +33,6 @@ CHROMIUM_ARGS = [
 ECHO_SERVER = ROOT / "tests" / "bot" / "channels" / "echo_server.py"
 
 
-
 @contextmanager
 def serve(args: list[str], health_url: str, env: dict[str, str], timeout: float = 60.0):
     """Run ``args`` in a subprocess until ``health_url`` answers; stop it afterwards."""
@@ -74,21 +73,32 @@ class WebChatStack:
 
 
 @contextmanager
-def webchat_stack(cors: str = "*") -> Iterator[WebChatStack]:
-    """Start the echo server and ``python -m bot.console`` pointed at it."""
+def webchat_stack(cors: str = "*", **extra_env: str) -> Iterator[WebChatStack]:
+    """Start the echo server and ``python -m bot.console`` pointed at it.
+
+    ``extra_env`` goes to both (e.g. ``WEBCHAT_ALLOWED_ORIGINS``); the console
+    keeps its database in a temporary folder, not in the project's ``var/``.
+    """
     rasa_port, web_port = free_ports(2)
     rasa_url = f"http://127.0.0.1:{rasa_port}"
     web_url = f"http://127.0.0.1:{web_port}"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    console_env = {
-        **env,
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
         "BANKBOT_HOST": "127.0.0.1",
         "WEB_PORT": str(web_port),
+        **extra_env,
+    }
+    console_env = {
+        **env,
         "RASA_URL": rasa_url,
         "WEBCHAT_SOCKET_URL": rasa_url,
     }
     echo_args = [sys.executable, str(ECHO_SERVER), "--port", str(rasa_port), "--cors", cors]
     with ExitStack() as stack:
+        console_env.setdefault(
+            "BANKBOT_DATA_DIR", stack.enter_context(tempfile.TemporaryDirectory(prefix="webchat-"))
+        )
         stack.enter_context(serve(echo_args, f"{rasa_url}/health", env))
         stack.enter_context(
             serve([sys.executable, "-m", "bot.console"], f"{web_url}/health", console_env)

@@ -127,11 +127,14 @@ def test_chinese_ui_on_a_phone(new_page: Any, echo_stack: Any, results_dir: Path
     page.screenshot(path=str(results_dir / "webchat-widget-phone.png"), full_page=True)
 
 
-def test_without_cors_the_page_says_it_cannot_connect(
+def test_page_of_an_origin_the_socket_refuses_says_it_cannot_connect(
     new_page: Any, start_webchat_stack: Any, results_dir: Path
 ) -> None:
-    """Documents why ``rasa run`` needs ``--cors``: the socket is cross-origin."""
-    with start_webchat_stack(cors="") as stack:
+    """The socket accepts the web app's own origin (WEB_PUBLIC_URL) and
+    WEBCHAT_ALLOWED_ORIGINS only; here the page's origin is neither."""
+    with start_webchat_stack(
+        WEB_PUBLIC_URL="https://bank.example.cn", WEBCHAT_ALLOWED_ORIGINS="https://shop.example.cn"
+    ) as stack:
         page = new_page()
         page.goto(stack.web_url + "/")
         status = page.locator("#webchat-status")
@@ -140,3 +143,97 @@ def test_without_cors_the_page_says_it_cannot_connect(
         assert "暂时无法连接在线客服" in status.inner_text()
         page.screenshot(path=str(results_dir / "webchat-offline.png"))
         assert received(stack) == []
+
+
+# -- line breaks, lists, literal text ------------------------------------------
+
+LAST_BOT_MESSAGE = BOT + " .rw-message"
+
+
+def last_bot_message(page: Any, has_text: str) -> Any:
+    """The bot message containing ``has_text`` once it is on screen."""
+    message = page.locator(LAST_BOT_MESSAGE, has_text=has_text).last
+    message.wait_for()
+    return message
+
+
+def line_boxes(message: Any) -> list[float]:
+    """Distinct top coordinates of the rendered lines of text in ``message``."""
+    return message.evaluate(
+        """(node) => {
+            const range = document.createRange();
+            range.selectNodeContents(node.querySelector(".rw-markdown") || node);
+            const tops = Array.from(range.getClientRects())
+                .filter((rect) => rect.width > 0 && rect.height > 0)
+                .map((rect) => Math.round(rect.top));
+            return Array.from(new Set(tops)).sort((a, b) => a - b);
+        }"""
+    )
+
+
+def test_a_ten_line_statement_is_shown_on_eleven_lines(
+    new_page: Any, echo_stack: Any, results_dir: Path
+) -> None:
+    page = new_page()
+    open_chat(page, echo_stack)
+    send(page, "对账单")
+    statement = last_bot_message(page, "最近 10 笔交易")
+    lines = statement.inner_text().splitlines()
+    assert lines[0] == "最近 10 笔交易："
+    assert lines[1:] == [f"11-{day:02d} 美团外卖 -¥{day * 3}.50" for day in range(18, 8, -1)]
+    assert statement.locator("br").count() == 10
+    # Measured on screen: eleven line boxes, one above the other.
+    assert len(line_boxes(statement)) == 11
+    line_height = statement.evaluate(
+        "(node) => parseFloat(getComputedStyle(node.querySelector('p')).lineHeight)"
+    )
+    assert statement.bounding_box()["height"] >= 11 * line_height
+    page.screenshot(path=str(results_dir / "webchat-statement.png"))
+
+
+def test_menu_and_bullets_are_real_lists(new_page: Any, echo_stack: Any, results_dir: Path) -> None:
+    page = new_page()
+    open_chat(page, echo_stack)
+    send(page, "帮助")
+    menu = last_bot_message(page, "我可以帮您办理")
+    items = menu.locator("ol > li")
+    assert items.all_inner_texts() == [
+        "账户：查余额、转账",
+        "银行卡：挂失、冻结",
+        "网点：排队、取号",
+    ]
+    assert (
+        items.first.evaluate("(li) => getComputedStyle(li.parentNode).listStyleType") == "decimal"
+    )
+    assert len(line_boxes(menu)) >= 5  # the line above, three items, the line below
+    assert page.locator(".rw-reply").filter(has_text="转人工").count() == 1
+
+    send(page, "清单")
+    bullets = last_bot_message(page, "开户请带")
+    assert bullets.locator("ul > li").all_inner_texts() == ["本人身份证", "银行卡", "手机"]
+    assert (
+        bullets.locator("li").first.evaluate(
+            "(li) => getComputedStyle(li).display + ' ' + getComputedStyle(li.parentNode).listStyleType"
+        )
+        == "list-item disc"
+    )
+    page.screenshot(path=str(results_dir / "webchat-lists.png"))
+
+
+def test_html_and_markdown_typed_by_a_customer_stay_text(new_page: Any, echo_stack: Any) -> None:
+    page = new_page()
+    open_chat(page, echo_stack)
+    hostile = (
+        '<img src=x onerror="window.pwned=1"> [点我领奖](javascript:window.pwned=2) '
+        "**粗体** https://evil.example/login"
+    )
+    send(page, hostile)
+    echoed = last_bot_message(page, "点我领奖")
+    assert echoed.inner_text() == f"回声：{hostile}"
+    assert echoed.locator("img, a, strong, em, script").count() == 0
+    assert page.evaluate("() => window.pwned === undefined")
+    # What the customer typed keeps its line breaks in their own bubble too.
+    send(page, "第一行\n第二行")
+    mine = page.locator(USER, has_text="第二行").last
+    mine.wait_for()
+    assert mine.inner_text().splitlines() == ["第一行", "第二行"]

@@ -6,8 +6,14 @@
 * Customer-service (客服) messages: texts merged, buttons as a ``msgmenu``
   (tappable; the tap comes back as a text message with ``bizmsgmenuid``) or as
   numbered options, everything squeezed into the per-message quota.
+* Line breaks are kept as written (WeChat shows ``\n`` in text messages, passive
+  or customer-service); list lines (``1. ``, ``• ``, ``- ``, ``▪ ``) stay one per
+  line, and list items sent as separate bot messages are merged into one list.
+  When a reply also has numbered options, numbered lines in its text become
+  ``• `` lines, so that a number the customer replies with means one thing only.
 * Text is split by UTF-8 bytes (WeChat's limit is 2048 bytes, not characters),
-  and ``]]>`` is escaped before it goes into a CDATA section (wechatpy does not).
+  at a line break whenever the piece has one, and ``]]>`` is escaped before it
+  goes into a CDATA section (wechatpy does not).
 * :class:`OptionMemory` remembers the options last shown to each user, so that
   "1", "２", "1." or the option's text maps back to the button payload.
 """
@@ -23,6 +29,9 @@ from .dedupe import UserMemory
 
 TEXT_LIMIT_BYTES = 2048
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# A list line: "1. ", "• ", "- " or "▪ " and then text.
+_LIST_LINE = re.compile(r"^[ \t\u3000]*(?:\d{1,3}\.|[•\-▪])[ \t\u3000]+\S")
+_NUMBERED_LINE = re.compile(r"^([ \t\u3000]*)\d{1,3}\.[ \t\u3000]+(?=\S)", re.M)
 _OPTION_ANSWER = re.compile(r"^\s*(?:第\s*)?(\d{1,2})\s*(?:[.、。)）]|个|项)?\s*$")
 ELLIPSIS = "…"
 
@@ -33,8 +42,37 @@ def escape_cdata(text: str) -> str:
 
 
 def clean_text(text: str) -> str:
-    """Drop control characters XML 1.0 cannot carry."""
-    return _CONTROL.sub("", text)
+    """Drop control characters XML 1.0 cannot carry; line breaks become ``\n``
+    and lose their trailing spaces."""
+    text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return "\n".join(line.rstrip() for line in text.split("\n"))
+
+
+def is_list_line(line: str) -> bool:
+    """True for a line that is a list item (``1. ``, ``• ``, ``- `` or ``▪ ``)."""
+    return _LIST_LINE.match(line) is not None
+
+
+def bulleted(text: str) -> str:
+    """Numbered lines ("1. 账户") as bullets ("• 账户"), for replies whose options
+    are numbered too."""
+    return _NUMBERED_LINE.sub(lambda m: f"{m.group(1)}• ", text)
+
+
+def join_texts(texts: list[str]) -> str:
+    """Texts of separate bot messages in one: a blank line between them, except
+    that list items sent one message each stay one list."""
+    joined = ""
+    for text in texts:
+        if not text:
+            continue
+        if not joined:
+            joined = text
+            continue
+        last = joined.rsplit("\n", 1)[-1]
+        first = text.split("\n", 1)[0]
+        joined += ("\n" if is_list_line(last) and is_list_line(first) else "\n\n") + text
+    return joined
 
 
 def utf8_len(text: str) -> int:
@@ -53,8 +91,11 @@ def truncate_utf8(text: str, limit: int, suffix: str = ELLIPSIS) -> str:
 def split_utf8(text: str, limit: int = TEXT_LIMIT_BYTES) -> list[str]:
     """Split ``text`` into pieces of at most ``limit`` UTF-8 bytes.
 
-    Prefers paragraph breaks, then line breaks, then sentence ends; never
-    splits inside a character. Empty input gives no pieces.
+    Never inside a line when the piece has a line break: at a paragraph break
+    if one falls in the last two thirds of the piece, else at its last line
+    break. A single line longer than ``limit`` is cut at a sentence end, then
+    at a comma or space, and never inside a character. Empty input gives no
+    pieces.
     """
     text = text.strip()
     if not text:
@@ -63,11 +104,18 @@ def split_utf8(text: str, limit: int = TEXT_LIMIT_BYTES) -> list[str]:
     while utf8_len(text) > limit:
         head = text.encode("utf-8")[:limit].decode("utf-8", errors="ignore")
         cut = -1
-        for sep in ("\n\n", "\n", "。", "！", "？", "；", ". ", "，", " "):
-            pos = head.rfind(sep)
-            if pos > len(head) // 3:
-                cut = pos + len(sep)
-                break
+        paragraph = head.rfind("\n\n")
+        line = head.rfind("\n")
+        if paragraph > len(head) // 3:
+            cut = paragraph + 2
+        elif line > 0:
+            cut = line + 1
+        else:
+            for sep in ("。", "！", "？", "；", ". ", "，", " "):
+                pos = head.rfind(sep)
+                if pos > len(head) // 3:
+                    cut = pos + len(sep)
+                    break
         if cut <= 0:
             cut = len(head)
         piece = text[:cut].rstrip()
@@ -133,7 +181,7 @@ def blocks_of(messages: list[dict[str, Any]]) -> list[Block]:
 
 
 def numbered(options: list[Option], start: int, hint: str) -> str:
-    """"请回复序号选择：\n1. 查余额\n2. 转账" (links shown with their URL)."""
+    """ "请回复序号选择：\n1. 查余额\n2. 转账" (links shown with their URL)."""
     lines = [hint] if hint else []
     for i, option in enumerate(options, start):
         if option.url:
@@ -161,11 +209,13 @@ class KfRendered(Rendered):
 
 
 def render_text(blocks: list[Block], hint: str) -> tuple[str, list[Option]]:
-    """All blocks as one text; options numbered continuously across blocks."""
+    """All blocks as one text; options numbered continuously across blocks (and
+    then the texts' own numbered lines shown as bullets)."""
     chunks: list[str] = []
     options: list[Option] = []
+    numbering = any(not o.url for block in blocks for o in block.options)
     for block in blocks:
-        body = block.text
+        body = bulleted(block.text) if numbering else block.text
         choosable = [o for o in block.options if not o.url]
         links = [o for o in block.options if o.url]
         if choosable:
@@ -176,7 +226,7 @@ def render_text(blocks: list[Block], hint: str) -> tuple[str, list[Option]]:
             body = f"{body}\n{link.title}：{link.url}" if body else f"{link.title}：{link.url}"
         if body:
             chunks.append(body)
-    return "\n\n".join(chunks), options
+    return join_texts(chunks), options
 
 
 def render_passive(messages: list[dict[str, Any]], hint: str) -> PassiveRendered:
@@ -226,9 +276,9 @@ def render_kf(
                 if text:
                     pending.append(text)
                 continue
-            head = "\n\n".join([*pending, text]) if text else "\n\n".join(pending)
+            head = join_texts([*pending, text])
             if utf8_len(head) > TEXT_LIMIT_BYTES - 256:
-                payloads.extend(_text_payloads(openid, "\n\n".join(pending)))
+                payloads.extend(_text_payloads(openid, join_texts(pending)))
                 head = truncate_utf8(text, TEXT_LIMIT_BYTES - 256)
             pending = []
             items = []
@@ -243,7 +293,7 @@ def render_kf(
                 }
             )
         if pending:
-            payloads.extend(_text_payloads(openid, "\n\n".join(pending)))
+            payloads.extend(_text_payloads(openid, join_texts(pending)))
         if len(payloads) <= quota:
             return KfRendered(options=options, payloads=payloads)
     text, options = render_text(blocks, hint)
@@ -261,7 +311,7 @@ def as_text_payload(payload: dict[str, Any], hint: str) -> dict[str, Any]:
     if payload.get("msgtype") != "msgmenu":
         return payload
     menu = payload["msgmenu"]
-    lines = [menu.get("head_content") or ""]
+    lines = [bulleted(menu.get("head_content") or "")]
     lines.append(hint)
     for item in menu.get("list", []):
         lines.append(f"{item['id']}. {item['content']}")

@@ -43,13 +43,16 @@ def wait_http(url: str, process: subprocess.Popen, timeout: float = 60.0) -> Non
 
 
 @contextmanager
-def echo_server(*, upstream: bool = False, cors: str = "*") -> Iterator[str]:
-    """Run ``echo_server.py`` on a free loopback port; yield its base URL."""
+def echo_server(*, upstream: bool = False, cors: str = "*", **extra_env: str) -> Iterator[str]:
+    """Run ``echo_server.py`` on a free loopback port; yield its base URL.
+
+    ``extra_env`` reaches the channel's settings (e.g. ``WEBCHAT_ALLOWED_ORIGINS``).
+    """
     port = free_port()
     args = [sys.executable, str(ECHO_SERVER), "--port", str(port), "--cors", cors]
     if upstream:
         args.append("--upstream")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **extra_env}
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -77,6 +80,17 @@ def echo_server(*, upstream: bool = False, cors: str = "*") -> Iterator[str]:
 def echo_url() -> Iterator[str]:
     """Base URL of an echo server using ``bot.channels.socketio.WebChatInput``."""
     with echo_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def restricted_echo_url() -> Iterator[str]:
+    """An echo server whose socket accepts only the web app (WEB_PUBLIC_URL) and
+    one other site, behind ``rasa run --cors '*'`` as in ``make run``."""
+    with echo_server(
+        WEB_PUBLIC_URL="https://bank.example.cn",
+        WEBCHAT_ALLOWED_ORIGINS="https://shop.example.cn, http://localhost:8000",
+    ) as url:
         yield url
 
 

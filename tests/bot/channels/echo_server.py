@@ -12,7 +12,13 @@ loads TensorFlow). ``app.ctx.agent`` is an echo bot instead of a model:
 
 * ``/greet`` -> a greeting with two buttons (rendered as quick replies);
 * ``查余额`` -> a canned identity-check prompt (what the real bot asks);
+* ``对账单`` -> a 10-line statement (one message, lines apart by ``\n``);
+* ``帮助`` -> a menu: a numbered list between two lines, with buttons;
+* ``清单`` -> a bulleted list (``•``, ``-`` and ``▪`` lines);
 * anything else -> ``回声：<text>``.
+
+Browser origins are checked as ``rasa run`` does it: from
+``WEBCHAT_ALLOWED_ORIGINS`` and ``WEB_PUBLIC_URL`` in the environment.
 
 ``GET /received`` lists what reached the bot (sender, text, metadata,
 input channel) so tests can check what Rasa would see.
@@ -52,6 +58,23 @@ GREETING = {
 
 VERIFY_PROMPT = "为了您的账户安全，请先验证身份。\n\n请输入您在本行预留的手机号码。"
 
+STATEMENT = "最近 10 笔交易：\n" + "\n".join(
+    f"11-{day:02d} 美团外卖 -¥{day * 3}.50" for day in range(18, 8, -1)
+)
+
+MENU = {
+    "text": (
+        "我可以帮您办理：\n1. 账户：查余额、转账\n2. 银行卡：挂失、冻结\n"
+        "3. 网点：排队、取号\n直接告诉我您想办什么就可以。"
+    ),
+    "buttons": [
+        {"title": "查余额", "payload": "/check_balance"},
+        {"title": "转人工", "payload": "/human_handoff"},
+    ],
+}
+
+BULLETS = "开户请带：\n• 本人身份证\n- 银行卡\n▪ 手机"
+
 
 class EchoAgent:
     """Stands in for ``rasa.core.agent.Agent``: records and echoes messages."""
@@ -73,6 +96,12 @@ class EchoAgent:
             reply: dict[str, Any] = dict(GREETING)
         elif message.text == "查余额":
             reply = {"text": VERIFY_PROMPT}
+        elif message.text == "对账单":
+            reply = {"text": STATEMENT}
+        elif message.text == "帮助":
+            reply = dict(MENU)
+        elif message.text == "清单":
+            reply = {"text": BULLETS}
         else:
             reply = {"text": f"回声：{message.text}"}
         await message.output_channel.send_response(message.sender_id, reply)

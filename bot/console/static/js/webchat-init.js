@@ -1,13 +1,15 @@
-/* Starts the rasa-webchat widget with the options the server rendered into #webchat-config. */
+/* Starts the rasa-webchat widget with the options the server rendered into #webchat-config.
+   Used by the full chat page (/) and by the embedded chat frame (/embed/frame), which
+   also renders #webchat-ui: its texts, colour and the page that embeds it. */
 (function () {
   "use strict";
 
   // rasa-webchat keeps the session id and the conversation under this key.
   var STORAGE_KEY = "chat_session";
 
-  function readConfig() {
-    var node = document.getElementById("webchat-config");
-    return node ? JSON.parse(node.textContent) : {};
+  function readJson(id) {
+    var node = document.getElementById(id);
+    return node ? JSON.parse(node.textContent) : null;
   }
 
   // Short "typing" pause before each bot message: longer for longer texts.
@@ -16,10 +18,12 @@
     return Math.max(300, Math.min(delay, 1500));
   }
 
-  var STATUS_TEXT = {
+  var ui = readJson("webchat-ui") || {};
+  var STATUS_TEXT = ui.status || {
     connecting: "正在连接在线客服，请稍候…",
     failed: "暂时无法连接在线客服，请检查网络后刷新页面重试。",
-    reconnecting: "连接已断开，正在重新连接…"
+    reconnecting: "连接已断开，正在重新连接…",
+    broken: "在线客服加载失败，请刷新页面重试。"
   };
   var GIVE_UP_MS = 10000;
 
@@ -61,15 +65,79 @@
     window.location.reload();
   }
 
+  // In the embedded frame: ask the page that embeds it (embed.js) to close the chat.
+  function askToClose() {
+    if (window.parent !== window && ui.parentOrigin) {
+      window.parent.postMessage({ type: "bankbot-webchat:close" }, ui.parentOrigin);
+    }
+  }
+
+  function setUpFrame() {
+    if (ui.color) {
+      document.documentElement.style.setProperty("--brand", ui.color);
+    }
+    var close = document.getElementById("frame-close");
+    if (close) {
+      close.hidden = !(window.parent !== window && ui.parentOrigin);
+      close.addEventListener("click", askToClose);
+    }
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape") {
+        askToClose();
+      }
+    });
+  }
+
+  // Browsers that block third-party storage (Chrome's incognito windows, "block
+  // third-party cookies") deny the embedded frame localStorage; rasa-webchat would
+  // fail to start. Keep its session in memory then: the chat works for this visit.
+  function memoryStorage() {
+    var items = {};
+    return {
+      getItem: function (key) {
+        return Object.prototype.hasOwnProperty.call(items, key) ? items[key] : null;
+      },
+      setItem: function (key, value) {
+        items[key] = String(value);
+      },
+      removeItem: function (key) {
+        delete items[key];
+      },
+      clear: function () {
+        items = {};
+      },
+      key: function (index) {
+        return Object.keys(items)[index] || null;
+      },
+      get length() {
+        return Object.keys(items).length;
+      }
+    };
+  }
+
+  function ensureStorage() {
+    ["localStorage", "sessionStorage"].forEach(function (name) {
+      try {
+        var storage = window[name];
+        storage.setItem("bankbot-webchat:probe", "1");
+        storage.removeItem("bankbot-webchat:probe");
+      } catch (e) {
+        Object.defineProperty(window, name, { value: memoryStorage(), configurable: true });
+        document.documentElement.setAttribute("data-storage", "memory");
+      }
+    });
+  }
+
   function start() {
     var root = document.getElementById("webchat");
     if (!window.WebChat || !root) {
       if (root) {
-        root.textContent = "在线客服加载失败，请刷新页面重试。";
+        root.textContent = STATUS_TEXT.broken;
       }
       return;
     }
-    var options = readConfig();
+    ensureStorage();
+    var options = readJson("webchat-config") || {};
     options.customMessageDelay = messageDelay;
     window.WebChat.default(options, root);
     var status = document.getElementById("webchat-status");
@@ -81,6 +149,9 @@
   var clearButton = document.getElementById("clear-history");
   if (clearButton) {
     clearButton.addEventListener("click", clearHistory);
+  }
+  if (document.body.classList.contains("webchat-frame")) {
+    setUpFrame();
   }
   start();
 })();

@@ -63,9 +63,7 @@ def test_escape_cdata_keeps_the_xml_well_formed() -> None:
 
 
 def test_passive_reply_merges_and_numbers_options() -> None:
-    rendered = render_passive(
-        [{"text": "第一条"}, GREETING, {"image": "https://x/y.png"}], HINT
-    )
+    rendered = render_passive([{"text": "第一条"}, GREETING, {"image": "https://x/y.png"}], HINT)
     assert rendered.text == (
         "第一条\n\n您好，请问有什么可以帮您？\n请回复序号选择：\n1. 查余额\n2. 转账\n\n图片：https://x/y.png"
     )
@@ -150,3 +148,98 @@ async def test_option_memory_maps_numbers_titles_and_menu_ids() -> None:
     assert await memory.resolve("o2", "1") is None
     assert await memory.resolve("o1", "你好") is None
     assert await memory.resolve("o1", "1") is None
+
+
+# -- line breaks and lists -----------------------------------------------------
+
+STATEMENT = "最近 10 笔交易：\n" + "\n".join(
+    f"11-{day:02d} 美团外卖 -¥{day * 3}.50" for day in range(18, 8, -1)
+)
+CONFIRM = "请确认转账：\n收款人：李娜（尾号8888）\n金额：¥500.00\n手续费：¥0.00\n确认转账吗？"
+HELP = {
+    "text": "我可以帮您办理：\n1. 账户：查余额、转账\n2. 银行卡：挂失、冻结\n直接告诉我您想办什么就可以。",
+    "buttons": [
+        {"title": "查余额", "payload": "/check_balance"},
+        {"title": "转人工", "payload": "/human_handoff"},
+    ],
+}
+
+
+def test_passive_reply_keeps_every_line() -> None:
+    rendered = render_passive([{"text": STATEMENT}, {"text": CONFIRM}], HINT)
+    assert rendered.text == f"{STATEMENT}\n\n{CONFIRM}"
+    assert rendered.text.count("\n") == 10 + 2 + 4
+
+
+def test_windows_line_breaks_and_trailing_spaces_are_normalised() -> None:
+    rendered = render_passive([{"text": "第一行  \r\n第二行\r第三行"}], HINT)
+    assert rendered.text == "第一行\n第二行\n第三行"
+
+
+def test_kf_text_keeps_every_line() -> None:
+    rendered = render_kf("o1", [{"text": STATEMENT}], hint=HINT)
+    assert rendered.payloads[0]["text"]["content"] == STATEMENT
+
+
+def test_numbered_lines_without_options_stay_numbered() -> None:
+    text = "开户材料：\n1. 身份证\n2. 银行卡"
+    assert render_passive([{"text": text}], HINT).text == text
+
+
+def test_menu_text_is_bulleted_when_the_options_are_numbered() -> None:
+    """ "1" means the first option, not the first line of the menu text."""
+    rendered = render_passive([HELP], HINT)
+    assert rendered.text == (
+        "我可以帮您办理：\n• 账户：查余额、转账\n• 银行卡：挂失、冻结\n直接告诉我您想办什么就可以。\n"
+        "请回复序号选择：\n1. 查余额\n2. 转人工"
+    )
+    kf = render_kf("o1", [HELP], hint=HINT, use_msgmenu=False)
+    assert kf.payloads[0]["text"]["content"] == rendered.text
+
+
+def test_msgmenu_head_keeps_the_numbered_menu_and_its_text_fallback_bullets_it() -> None:
+    rendered = render_kf("o1", [HELP], hint=HINT)
+    menu = rendered.payloads[0]["msgmenu"]
+    assert menu["head_content"] == HELP["text"]  # msgmenu items carry no numbers
+    fallback = as_text_payload(rendered.payloads[0], HINT)["text"]["content"]
+    assert fallback.splitlines() == [
+        "我可以帮您办理：",
+        "• 账户：查余额、转账",
+        "• 银行卡：挂失、冻结",
+        "直接告诉我您想办什么就可以。",
+        "请回复序号选择：",
+        "1. 查余额",
+        "2. 转人工",
+    ]
+
+
+def test_list_items_sent_one_message_each_stay_one_list() -> None:
+    products = [{"text": "以下产品适合您："}] + [
+        {"text": f"▪ 产品{i}（R2）：期限 {i * 30} 天"} for i in range(1, 4)
+    ]
+    rendered = render_passive([*products, {"text": "理财非存款，产品有风险，投资须谨慎。"}], HINT)
+    assert rendered.text == (
+        "以下产品适合您：\n\n▪ 产品1（R2）：期限 30 天\n▪ 产品2（R2）：期限 60 天\n"
+        "▪ 产品3（R2）：期限 90 天\n\n理财非存款，产品有风险，投资须谨慎。"
+    )
+    kf = render_kf("o1", products, hint=HINT)
+    assert kf.payloads[0]["text"]["content"].count("天\n▪ ") == 2
+
+
+def test_split_utf8_cuts_only_between_lines() -> None:
+    lines = [f"{i:02d}. 11-18 美团外卖 -¥35.50 余额 ¥52,380.15" for i in range(1, 101)]
+    text = "\n".join(lines)
+    assert utf8_len(text) > 2 * TEXT_LIMIT_BYTES
+    pieces = split_utf8(text)
+    assert all(utf8_len(p) <= TEXT_LIMIT_BYTES for p in pieces)
+    assert [line for p in pieces for line in p.split("\n")] == lines
+    assert len(pieces) == -(-utf8_len(text) // TEXT_LIMIT_BYTES)  # no piece wasted
+
+
+def test_split_utf8_prefers_an_early_line_break_to_cutting_a_line() -> None:
+    first = "您的交易明细如下："
+    long_line = "，".join(f"第{i}笔消费{i}元" for i in range(200)) + "。"
+    pieces = split_utf8(f"{first}\n{long_line}\n结束")
+    assert pieces[0] == first
+    assert all(utf8_len(p) <= TEXT_LIMIT_BYTES for p in pieces)
+    assert "".join(pieces[1:-1]) + pieces[-1].removesuffix("\n结束") == long_line
