@@ -17,7 +17,9 @@ from . import audit
 from .auth import PASSWORDS_KEY, requires
 from .db import run
 from .keys import EXECUTOR_KEY, SESSIONS_KEY, USER_KEY
+from .labels import get_labels
 from .models import ROLES, AuditEntry
+from .queries import CHANNEL_LABELS, FILTER_FLAG_LABELS, STATUS_LABELS
 from .users import (
     MIN_PASSWORD_LENGTH,
     ROLE_LABELS,
@@ -258,6 +260,40 @@ def describe(entry: AuditEntry) -> str:
         return reasons.get(detail["reason"], str(detail["reason"]))
     if entry.action == "lockout" and "seconds" in detail:
         return f"连续失败 {detail.get('failures')} 次，锁定 {int(detail['seconds']) // 60} 分钟"
+    if entry.action == "reveal" and "conversation_id" in detail:
+        parts = [f"会话 #{detail['conversation_id']}"]
+        category = detail.get("reason_category")
+        if category:
+            parts.append(f"类别：{audit.REVEAL_CATEGORIES.get(category, category)}")
+        parts.append(f"原因：{detail.get('reason') or '（未填写）'}")
+        return "，".join(parts)
+    if entry.action == "hand_back" and "resumed_task" in detail:
+        task = detail.get("resumed_task")
+        parts = [f"继续业务：{get_labels().task(task)}" if task else "未继续被中断的业务"]
+        if detail.get("held_by"):
+            parts.append(f"接待人：{detail['held_by']}")
+        return "，".join(parts)
+    if entry.action == "export" and {"format", "count"} <= set(detail):
+        shown = "已脱敏" if detail.get("masked") else "含原文"
+        filters = detail.get("filter") or {}
+        names = {
+            "channel": "渠道", "intent": "意图", "status": "状态", "tag": "标签",
+            "flagged": "标记", "q": "搜索", "date_from": "开始日期", "date_to": "结束日期",
+        }
+        values = {
+            "intent": get_labels().intent,
+            "channel": lambda v: CHANNEL_LABELS.get(v, v),
+            "status": lambda v: STATUS_LABELS.get(v, v),
+            "flagged": lambda v: {"any": "任一标记", **FILTER_FLAG_LABELS}.get(v, v),
+        }
+        where = "、".join(
+            f"{names.get(k, k)}={values.get(k, str)(v)}" for k, v in sorted(filters.items())
+        ) or "全部会话"
+        return f"{str(detail['format']).upper()}，{detail['count']} 个会话，{shown}，筛选：{where}"
+    if entry.action == "takeover" and set(detail) <= {"previous_status"}:
+        previous = {"waiting": "等待人工", "bot": "机器人服务中（主动接入）"}
+        status = detail.get("previous_status")
+        return f"接入前：{previous.get(status, status)}" if status else ""
     if not detail:
         return ""
     return json.dumps(detail, ensure_ascii=False, sort_keys=True)

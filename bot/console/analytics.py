@@ -26,7 +26,8 @@ from bot.settings import PROJECT_ROOT
 from .auth import requires
 from .db import read
 from .keys import EXECUTOR_KEY, SESSIONS_KEY
-from .models import Conversation, Handoff, Message
+from .labels import Labels, get_labels
+from .models import ComplaintTicket, Conversation, Handoff, Message
 from .queries import CHANNEL_LABELS as QUERY_CHANNEL_LABELS
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,6 @@ CHARTJS_KEY = web.AppKey("chartjs_path", Path)
 
 PRESETS = {"last7": "最近7天", "month": "本月", "prev_month": "上月"}
 CHANNEL_LABELS = {**QUERY_CHANNEL_LABELS, "": "未知"}
-REASON_LABELS = {"human_handoff": "主动转人工", "complaint": "投诉", "fallback": "无法理解"}
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -155,9 +155,20 @@ def _median(session: Session, diff: Any, where: list[Any]) -> tuple[float | None
 
 
 def compute_report(
-    session: Session, *, date_from: date, date_to: date, channel: str | None = None
+    session: Session,
+    *,
+    date_from: date,
+    date_to: date,
+    channel: str | None = None,
+    labels: Labels | None = None,
 ) -> dict[str, Any]:
-    """The analytics numbers for ``date_from``..``date_to`` (inclusive, China time)."""
+    """The analytics numbers for ``date_from``..``date_to`` (inclusive, China time).
+
+    Complaints are counted per complaint ticket (distinct ``complaint_ticket_id``
+    values the bot set in the range); the conversations flagged as complaints are
+    reported beside them. Intents and reasons carry their Chinese labels.
+    """
+    table = labels or get_labels()
     check_range(date_from, date_to)
     start = day_start_epoch(date_from)
     end = day_start_epoch(date_to + timedelta(days=1))
@@ -265,6 +276,20 @@ def compute_report(
         .group_by(Handoff.reason)
         .order_by(Handoff.reason)
     ).all()
+    urgent_rows = session.execute(
+        select(Handoff.urgent_reason, func.count())
+        .select_from(Handoff)
+        .join(Conversation)
+        .where(*handoff_in_range, Handoff.urgent_reason.is_not(None))
+        .group_by(Handoff.urgent_reason)
+        .order_by(Handoff.urgent_reason)
+    ).all()
+    complaint_tickets = session.execute(
+        select(func.count(distinct(ComplaintTicket.ticket_id)))
+        .select_from(ComplaintTicket)
+        .join(Conversation, Conversation.id == ComplaintTicket.conversation_id)
+        .where(ComplaintTicket.created_at >= start, ComplaintTicket.created_at < end, *channel_filter)
+    ).scalar_one()
     reply_median, replied = _median(
         session,
         Handoff.first_reply_at - Handoff.requested_at,
@@ -298,6 +323,7 @@ def compute_report(
     handoff_convs, complaint_convs = total(6), total(7)
     fallback_messages = next((int(n) for i, n in intent_rows if i == FALLBACK_INTENT), 0)
     reasons = {reason: int(n) for reason, n in reason_rows}
+    urgent = {reason: int(n) for reason, n in urgent_rows}
 
     return {
         "range": {
@@ -328,7 +354,12 @@ def compute_report(
             for row in per_channel_rows
         ],
         "top_intents": [
-            {"intent": intent, "count": int(n), "share": _rate(int(n), user_messages)}
+            {
+                "intent": intent,
+                "label": table.intent(intent),
+                "count": int(n),
+                "share": _rate(int(n), user_messages),
+            }
             for intent, n in intent_rows
             if intent is not None
         ][:TOP_INTENTS],
@@ -343,9 +374,16 @@ def compute_report(
             "rate": _rate(int(handoff_convs), conversations),
             "requests": sum(reasons.values()),
             "by_reason": reasons,
+            "reason_labels": {reason: table.handoff_reason(reason) for reason in reasons},
+            "urgent": sum(urgent.values()),
+            "by_urgent_reason": urgent,
+            "urgent_labels": {reason: table.urgent_reason(reason) for reason in urgent},
         },
         "complaints": {
-            "total": int(complaint_convs),
+            # One per complaint ticket (complaint_ticket_id), not per conversation.
+            "total": int(complaint_tickets),
+            "tickets": int(complaint_tickets),
+            "conversations": int(complaint_convs),
             "flagged_conversations": int(flagged_complaints),
             "complaint_handoffs": reasons.get(COMPLAINT_REASON, 0),
         },
@@ -427,7 +465,7 @@ async def analytics_page(request: web.Request) -> web.Response:
             "presets": PRESETS,
             "channels": channels,
             "channel_labels": CHANNEL_LABELS,
-            "reason_labels": REASON_LABELS,
+            "reason_labels": get_labels().tables["handoff_reasons"],
             "json_url": str(json_url),
             "chartjs_url": CHARTJS_URL,
             "chartjs_version": chartjs_version(),

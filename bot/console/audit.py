@@ -46,6 +46,16 @@ ACTIONS: dict[str, str] = {
     "model_sync": "同步当前模型",
 }
 
+# Why an admin revealed an original message (the free-text reason is required too).
+REVEAL_CATEGORIES: dict[str, str] = {
+    "customer_request": "客户本人要求核实",
+    "complaint": "投诉处理",
+    "dispute": "交易争议核查",
+    "fraud": "疑似诈骗调查",
+    "compliance": "合规或监管检查",
+    "other": "其他",
+}
+
 _ACTION_RE = re.compile(r"[a-z][a-z_]{0,31}")
 
 

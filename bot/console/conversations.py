@@ -28,6 +28,7 @@ from . import queries as q
 from .auth import client_ip, error_response, is_api, requires
 from .db import read, run
 from .keys import EXECUTOR_KEY, SESSIONS_KEY, SETTINGS_KEY, USER_KEY, CurrentUser
+from .labels import setup_jinja
 
 T = TypeVar("T")
 
@@ -35,9 +36,12 @@ LIST_PATH = "/console/conversations"
 EXPORT_BATCH = 500
 CSV_BOM = "\ufeff"
 CSV_COLUMNS = [
-    "会话ID", "渠道", "客户", "客户编号", "开始时间", "最后消息时间", "最后意图", "置信度", "状态",
-    "兜底", "投诉", "低置信度", "标签", "消息数", "已复核", "复核人", "首条客户消息",
+    "会话ID", "渠道", "客户", "客户编号", "开始时间", "最后消息时间", "最后意图", "意图代码", "置信度",
+    "状态", "紧急", "兜底", "投诉", "低置信度", "标签", "消息数", "已复核", "复核人", "首条客户消息",
 ]
+# Revealing an original (admin): the reason is required and kept in the audit entry.
+REVEAL_CATEGORIES = audit.REVEAL_CATEGORIES
+REVEAL_REASON_MIN, REVEAL_REASON_MAX = 2, 200
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -122,7 +126,7 @@ async def list_page(request: web.Request) -> web.StreamResponse:
         "first_url": _list_url(params) if cursor else None,
         "export_query": urlencode(params),
         "statuses": q.STATUS_LABELS,
-        "flags": {"any": "任一标记", **q.FLAG_LABELS},
+        "flags": {"any": "任一标记", **q.FILTER_FLAG_LABELS},
         "channel_labels": q.CHANNEL_LABELS,
     }
     return aiohttp_jinja2.render_template(
@@ -157,7 +161,12 @@ def _dumps(value: Any) -> str:
 
 
 async def _render_transcript(
-    request: web.Request, *, error: str | None = None, status: int = 200
+    request: web.Request,
+    *,
+    error: str | None = None,
+    status: int = 200,
+    reveal_error: dict[str, Any] | None = None,
+    revealed: q.MessageView | None = None,
 ) -> web.StreamResponse:
     now, idle = _now_and_idle(request)
     cid = _conversation_id(request)
@@ -168,6 +177,7 @@ async def _render_transcript(
     except q.NotFound:
         return _not_found(request)
     panel = await takeover.panel_context(request, transcript.conversation)
+    user = request.get(USER_KEY)
     return aiohttp_jinja2.render_template(
         "console/transcript.html",
         request,
@@ -176,6 +186,14 @@ async def _render_transcript(
             "conversation": transcript.conversation,
             "error": error,
             "notice": request.query.get("done"),
+            # Internal steps (actions, slot changes, events) are hidden unless asked for.
+            "show_internal": request.query.get("internal") == "1",
+            # Trainers and admins also see the technical names beside the labels.
+            "trainer_view": user is not None and user.role in ("trainer", "admin"),
+            "reveal_categories": REVEAL_CATEGORIES,
+            "reveal_reason_max": REVEAL_REASON_MAX,
+            "reveal_error": reveal_error,
+            "revealed": revealed,
             **panel,
         },
         status=status,
@@ -272,22 +290,57 @@ async def review(request: web.Request) -> web.StreamResponse:
     return await _change(request, _review)
 
 
+def reveal_reason(fields: dict[str, str]) -> tuple[str, str | None]:
+    """(reason text, category) of a reveal request; raises FilterError without a reason."""
+    category = (fields.get("reason_category") or "").strip() or None
+    if category is not None and category not in REVEAL_CATEGORIES:
+        raise q.FilterError("未知的原因类别")
+    reason = " ".join((fields.get("reason") or "").split())
+    if len(reason) < REVEAL_REASON_MIN:
+        raise q.FilterError("请填写查看原文的原因（至少 2 个字），原因会记入审计日志。")
+    if len(reason) > REVEAL_REASON_MAX:
+        raise q.FilterError(f"原因最多 {REVEAL_REASON_MAX} 个字。")
+    return reason, category
+
+
+def _wants_json(request: web.Request) -> bool:
+    return is_api(request.path) or "application/json" in request.headers.get("Accept", "")
+
+
 @requires("admin")
 async def reveal(request: web.Request) -> web.StreamResponse:
-    """POST /console/conversations/{id}/messages/{mid}/reveal: the raw message, audited."""
+    """POST .../messages/{mid}/reveal (``reason``, optional ``reason_category``): the raw
+    message, audited with the reason. Without a reason: 400 (JSON), or the transcript
+    again with the error (the page's form)."""
     cid = _conversation_id(request)
     mid = int(request.match_info["mid"])
     user = _user(request)
     ip = client_ip(request)
+    fields = await _form(request)
+    try:
+        reason, category = reveal_reason(fields)
+    except q.FilterError as exc:
+        if _wants_json(request):
+            return web.json_response({"error": str(exc), "code": "reason_required"}, status=400)
+        failed = {
+            "id": mid,
+            "message": str(exc),
+            "category": fields.get("reason_category") or "",
+            "reason": (fields.get("reason") or "")[:REVEAL_REASON_MAX],
+        }
+        return await _render_transcript(request, status=400, reveal_error=failed)
 
     def work(session: Session) -> q.MessageView:
         view = q.raw_message(session, cid, mid)
+        detail: dict[str, Any] = {"conversation_id": cid, "kind": view.kind, "reason": reason}
+        if category:
+            detail["reason_category"] = category
         audit.record(
             session,
             actor=user.username,
             action="reveal",
             target=f"message:{mid}",
-            detail={"conversation_id": cid, "kind": view.kind},
+            detail=detail,
             ip=ip,
         )
         return view
@@ -295,7 +348,11 @@ async def reveal(request: web.Request) -> web.StreamResponse:
     try:
         view = await _db(request, work)
     except q.NotFound:
-        return web.json_response({"error": "没有找到该消息"}, status=404)
+        if _wants_json(request):
+            return web.json_response({"error": "没有找到该消息"}, status=404)
+        return error_response(request, 404, "没有找到该消息。")
+    if not _wants_json(request):
+        return await _render_transcript(request, revealed=view)
     body = {"id": view.id, "text": view.text, "entities": view.entities}
     if view.kind == "slot":
         body["value"] = view.value
@@ -322,9 +379,9 @@ def _csv_row(row: q.ConversationRow, customer_id: str, first_text: str) -> list[
     yes = {True: "是", False: "否"}
     return [
         row.id, row.channel_label, row.customer, customer_id, row.started, row.last,
-        row.last_intent or "",
+        row.last_intent_label, row.last_intent or "",
         "" if row.last_confidence is None else f"{row.last_confidence:.2f}",
-        row.status_label, yes["fallback" in flags], yes["complaint" in flags],
+        row.status_label, row.urgent_label, yes["fallback" in flags], yes["complaint" in flags],
         yes["low_confidence" in flags], " ".join(row.tags), row.message_count,
         yes[row.reviewed], row.reviewed_by or "", first_text,
     ]
@@ -454,7 +511,8 @@ async def export_json(request: web.Request) -> web.StreamResponse:
 
 
 def setup(app: web.Application) -> None:
-    """Register this module's routes."""
+    """Register this module's routes (and the templates' label filters)."""
+    setup_jinja(aiohttp_jinja2.get_env(app))
     r = app.router
     r.add_get("/console", console_root)
     r.add_get("/console/", console_root, name="console_root")
@@ -468,6 +526,7 @@ def setup(app: web.Application) -> None:
         r.add_post(prefix + r"/{id:\d+}/notes", add_note)
         r.add_post(prefix + r"/{id:\d+}/review", review)
     r.add_post(LIST_PATH + r"/{id:\d+}/messages/{mid:\d+}/reveal", reveal, name="reveal")
+    r.add_post(r"/api/conversations/{id:\d+}/messages/{mid:\d+}/reveal", reveal, name="api_reveal")
     r.add_get("/console/export.csv", export_csv, name="export_csv")
     r.add_get("/console/export.json", export_json, name="export_json")
 

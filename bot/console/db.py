@@ -10,7 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -39,9 +39,31 @@ def make_engine(url: str) -> Engine:
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Create missing tables and the full-text index (idempotent)."""
+    """Create missing tables, columns added since and the full-text index (idempotent)."""
     Base.metadata.create_all(engine)
+    add_missing_columns(engine)
     create_search_index(engine)
+
+
+def add_missing_columns(engine: Engine) -> list[str]:
+    """``ALTER TABLE ... ADD COLUMN`` for nullable columns a database made by an older
+    version lacks (e.g. ``handoffs.urgent_reason``); returns ``table.column`` added."""
+    added = []
+    with engine.begin() as conn:
+        inspector = inspect(conn)  # on the same connection: SQLite has one writer
+        for table in Base.metadata.sorted_tables:
+            if not inspector.has_table(table.name):
+                continue
+            present = {column["name"] for column in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in present or not column.nullable:
+                    continue
+                kind = column.type.compile(dialect=engine.dialect)
+                conn.execute(
+                    text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}')
+                )
+                added.append(f"{table.name}.{column.name}")
+    return added
 
 
 async def run(
@@ -58,4 +80,4 @@ async def read(
     return await read_unit_async(factory, executor, work)
 
 
-__all__ = ["ensure_schema", "make_engine", "make_sessionmaker", "read", "run"]
+__all__ = ["add_missing_columns", "ensure_schema", "make_engine", "make_sessionmaker", "read", "run"]

@@ -36,7 +36,9 @@ from bot.settings import Settings
 from . import search
 from .db import run
 from .keys import EXECUTOR_KEY, SESSIONS_KEY, SETTINGS_KEY
-from .models import Conversation, Handoff, IngestCursor, Message
+from .labels import button_title, get_labels, payload_text
+from .models import ComplaintTicket, Conversation, Handoff, IngestCursor, Message
+from .tasks import TaskState
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +52,18 @@ HANDOFF_ACTIONS = {
     # The second stage of the two-stage fallback failed too (also Rasa's core fallback).
     "action_default_fallback": "fallback",
 }
+# The contract with the bot's actions (names fixed): an urgent handoff is
+# action_human_handoff with the slot ``urgent_reason`` set to a code (fraud,
+# stolen_card, disputed_transfer): set before the action (this turn or still set), or
+# after it in the same turn (before the customer's next message);
+# ``handoff_ticket_id`` is the bank's ticket of the handoff; ``complaint_ticket_id`` is
+# set by action_submit_complaint to the ticket's id (again the same id when details
+# are added to an existing ticket).
+HANDOFF_ACTION = "action_human_handoff"
+URGENT_SLOT = "urgent_reason"
+HANDOFF_TICKET_SLOT = "handoff_ticket_id"
+COMPLAINT_TICKET_SLOT = "complaint_ticket_id"
+OPEN_HANDOFF_STATUSES = ("waiting", "taken")
 FALLBACK_INTENTS = {"nlu_fallback"}
 FALLBACK_ACTIONS = {"action_two_stage_fallback", "action_default_fallback"}
 COMPLAINT_INTENTS = {"complain"}
@@ -58,24 +72,6 @@ COMPLAINT_ACTIONS = {"action_submit_complaint"}
 SECRET_SLOTS = {"auth_token"}
 # Bookkeeping slots that say nothing about the customer's task.
 INTERNAL_SLOTS = {"requested_slot", "otp_requested"}
-# Intents that are not a task the customer was in the middle of.
-NON_TASK_INTENTS = {
-    "greet",
-    "goodbye",
-    "thank",
-    "affirm",
-    "deny",
-    "cancel",
-    "help",
-    "bot_challenge",
-    "out_of_scope",
-    "inform",
-    "nlu_fallback",
-    "complain",
-    "human_handoff",
-    "share_location",
-}
-NON_TASK_LOOPS = {"complaint_form", "action_two_stage_fallback"}
 # Other events shown in the transcript (as kind "event").
 NOTABLE_EVENTS = {"session_started", "pause", "resume", "restart", "active_loop", "reset_slots"}
 ACTIVE_STATUSES = {"waiting", "staff"}
@@ -123,6 +119,17 @@ def _str(value: Any, limit: int) -> str | None:
     return str(value)[:limit]
 
 
+@dataclass
+class _Batch:
+    """What one ``apply`` call has seen: its session, the open handoff of each
+    conversation (created in this batch or loaded), the complaint tickets added."""
+
+    session: Session
+    open_handoffs: dict[int, Handoff | None] = field(default_factory=dict)
+    new_handoffs: list[Handoff] = field(default_factory=list)
+    tickets: set[str] = field(default_factory=set)
+
+
 class Projector:
     """Applies Rasa events to the console's tables (pure logic over one session)."""
 
@@ -142,7 +149,7 @@ class Projector:
         conversations = self._conversations(session, senders, events, result)
         states = {sender: _State.load(conv.state) for sender, conv in conversations.items()}
         messages: list[tuple[Conversation, Message]] = []
-        handoffs: list[Handoff] = []
+        batch = _Batch(session)
         for event in events:
             sender = event.get("sender_id")
             if not sender:
@@ -151,17 +158,19 @@ class Projector:
             ts = _float(event.get("timestamp")) or time.time()
             conv.started_at = min(conv.started_at, ts)
             conv.last_at = max(conv.last_at, ts)
-            message, handoff = self._apply_one(conv, states[str(sender)], event, ts)
+            message = self._apply_one(batch, conv, states[str(sender)], event, ts)
             if message is not None:
                 messages.append((conv, message))
-            if handoff is not None:
-                handoffs.append(handoff)
             result.conversation_ids.add(conv.id)
         for sender, conv in conversations.items():
             conv.flagged = bool(
-                conv.flag_fallback or conv.flag_complaint or conv.flag_low_confidence
+                conv.flag_fallback
+                or conv.flag_complaint
+                or conv.flag_low_confidence
+                or conv.urgent_reason
             )
             conv.state = states[sender].dump()
+        handoffs = batch.new_handoffs
         session.add_all([message for _, message in messages])
         session.add_all(handoffs)
         session.flush()
@@ -225,20 +234,20 @@ class Projector:
         return found
 
     def _apply_one(
-        self, conv: Conversation, state: _State, event: dict[str, Any], ts: float
-    ) -> tuple[Message | None, Handoff | None]:
+        self, batch: _Batch, conv: Conversation, state: _State, event: dict[str, Any], ts: float
+    ) -> Message | None:
         kind = event.get("event")
         if kind == "user":
-            return self._user(conv, state, event, ts), None
+            return self._user(conv, state, event, ts)
         if kind == "bot":
-            return self._bot(conv, event, ts), None
+            return self._bot(conv, state, event, ts)
         if kind == "action":
-            return self._action(conv, state, event, ts)
+            return self._action(batch, conv, state, event, ts)
         if kind == "slot":
-            return self._slot(conv, state, event, ts), None
+            return self._slot(batch, conv, state, event, ts)
         if kind in NOTABLE_EVENTS:
-            return self._notable(conv, state, event, ts), None
-        return None, None
+            return self._notable(conv, state, event, ts)
+        return None
 
     def _user(self, conv: Conversation, state: _State, event: dict[str, Any], ts: float) -> Message:
         parse = event.get("parse_data") or {}
@@ -251,11 +260,12 @@ class Projector:
         if conv.status == "closed":
             conv.status = "bot"
         conv.message_count = (conv.message_count or 0) + 1
+        # A new turn: where the customer was when writing it, and nothing urgent yet.
+        state.task_at_user = state.task.copy()
+        state.turn_handoff, state.turn_urgent, state.turn_ticket = False, None, None
         if intent:
             conv.last_intent = intent
             conv.last_confidence = confidence
-            if intent not in NON_TASK_INTENTS:
-                state.task_intent = intent
         if intent in FALLBACK_INTENTS:
             conv.flag_fallback = True
             conv.fallback_count = (conv.fallback_count or 0) + 1
@@ -263,7 +273,10 @@ class Projector:
             conv.flag_low_confidence = True
         if intent in COMPLAINT_INTENTS:
             conv.flag_complaint = True
-        state.last_text = mask_pii(str(event.get("text") or ""))[:200]
+        text = str(event.get("text") or "")
+        title = button_title(text, state.buttons)
+        shown = title or payload_text(text, state.buttons, get_labels()) or text
+        state.last_text = mask_pii(shown)[:200]
         ranking = [
             {"name": item.get("name"), "confidence": _float(item.get("confidence"))}
             for item in (parse.get("intent_ranking") or [])[:RANKING_SIZE]
@@ -278,6 +291,8 @@ class Projector:
         retrieval = self._retrieval_intent(parse, intent)
         if retrieval:
             data["retrieval_intent"] = retrieval
+        if title:
+            data["button_title"] = title  # the customer clicked a button: its payload is text
         return Message(
             conversation_id=conv.id,
             ts=ts,
@@ -297,13 +312,22 @@ class Projector:
         key = response.get("intent_response_key")
         return str(key) if key else None
 
-    def _bot(self, conv: Conversation, event: dict[str, Any], ts: float) -> Message:
+    def _bot(
+        self, conv: Conversation, state: _State, event: dict[str, Any], ts: float
+    ) -> Message:
         metadata = event.get("metadata") or {}
         payload = event.get("data") or {}
         data: dict[str, Any] = {key: payload[key] for key in BOT_DATA_KEYS if payload.get(key)}
         if metadata.get("utter_action"):
             data["utter_action"] = metadata["utter_action"]
         staff = metadata.get("staff")
+        offered = [
+            {"title": b.get("title"), "payload": b.get("payload")}
+            for b in [*(payload.get("buttons") or []), *(payload.get("quick_replies") or [])]
+            if isinstance(b, dict) and b.get("payload")
+        ]
+        if offered and not staff:
+            state.buttons = offered[:20]
         conv.message_count = (conv.message_count or 0) + 1
         return Message(
             conversation_id=conv.id,
@@ -316,11 +340,11 @@ class Projector:
         )
 
     def _action(
-        self, conv: Conversation, state: _State, event: dict[str, Any], ts: float
-    ) -> tuple[Message | None, Handoff | None]:
+        self, batch: _Batch, conv: Conversation, state: _State, event: dict[str, Any], ts: float
+    ) -> Message | None:
         name = event.get("name")
         if not name or name == "action_listen":
-            return None, None
+            return None
         if name in FALLBACK_ACTIONS:
             conv.flag_fallback = True
             if name == "action_default_fallback":
@@ -337,19 +361,76 @@ class Projector:
             channel=conv.channel or None,
         )
         reason = HANDOFF_ACTIONS.get(name)
-        if reason is None or conv.status in ACTIVE_STATUSES:
-            return message, None
-        conv.status = "waiting"
-        handoff = Handoff(
-            conversation_id=conv.id,
-            reason=reason,
-            requested_at=ts,
-            summary=self.summary(conv, state, ts),
-            status="waiting",
-        )
-        return message, handoff
+        if reason is None:
+            return message
+        if name == HANDOFF_ACTION:
+            state.turn_handoff = True
+        handoff = self._open_handoff(batch, conv)
+        if handoff is None and conv.status not in ACTIVE_STATUSES:
+            # One open handoff per conversation: a new one only when none waits or is taken.
+            conv.status = "waiting"
+            handoff = Handoff(
+                conversation_id=conv.id,
+                reason=reason,
+                requested_at=ts,
+                summary=self.summary(conv, state, ts),
+                status="waiting",
+            )
+            batch.open_handoffs[conv.id] = handoff
+            batch.new_handoffs.append(handoff)
+        elif handoff is not None and handoff.status == "waiting" and conv.status == "bot":
+            conv.status = "waiting"  # a waiting request belongs in the queue
+        if name == HANDOFF_ACTION:
+            # Set this turn (before the action), or still set from earlier: the action
+            # itself reads the slot, so the bank's ticket is urgent then too.
+            urgent = state.turn_urgent or state.slots.get(URGENT_SLOT)
+            if urgent:
+                self._mark_urgent(conv, handoff, str(urgent)[:32], ts)
+            if state.turn_ticket and handoff is not None and not handoff.ticket_id:
+                handoff.ticket_id = state.turn_ticket
+        return message
 
-    def _slot(self, conv: Conversation, state: _State, event: dict[str, Any], ts: float) -> Message:
+    @staticmethod
+    def _open_handoff(batch: _Batch, conv: Conversation) -> Handoff | None:
+        """The conversation's waiting or taken handoff (this batch's or the database's)."""
+        if conv.id not in batch.open_handoffs:
+            batch.open_handoffs[conv.id] = batch.session.execute(
+                select(Handoff)
+                .where(
+                    Handoff.conversation_id == conv.id,
+                    Handoff.status.in_(OPEN_HANDOFF_STATUSES),
+                )
+                .order_by(Handoff.id.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+        return batch.open_handoffs[conv.id]
+
+    @staticmethod
+    def _mark_urgent(conv: Conversation, handoff: Handoff | None, code: str, ts: float) -> None:
+        """Make the handoff urgent (an urgent one stays as it is) and flag the conversation."""
+        if handoff is not None and not handoff.urgent_reason:
+            handoff.urgent_reason, handoff.urgent_at = code, ts
+        conv.urgent_reason = (handoff.urgent_reason if handoff is not None else None) or code
+
+    def _complaint_ticket(
+        self, batch: _Batch, conv: Conversation, ticket_id: str, ts: float
+    ) -> None:
+        """Count a complaint ticket once, however often its id is set again."""
+        conv.flag_complaint = True
+        if ticket_id in batch.tickets:
+            return
+        batch.tickets.add(ticket_id)
+        known = batch.session.execute(
+            select(ComplaintTicket.id).where(ComplaintTicket.ticket_id == ticket_id)
+        ).first()
+        if known is None:
+            batch.session.add(
+                ComplaintTicket(ticket_id=ticket_id, conversation_id=conv.id, created_at=ts)
+            )
+
+    def _slot(
+        self, batch: _Batch, conv: Conversation, state: _State, event: dict[str, Any], ts: float
+    ) -> Message:
         name = str(event.get("name") or "")
         value = event.get("value")
         data: dict[str, Any] = {"name": name, "value": value}
@@ -358,6 +439,18 @@ class Projector:
             state.authenticated = value is not None
         else:
             state.set_slot(name, value)
+        state.task.apply(event, conv.last_intent)
+        if name == URGENT_SLOT and value:
+            state.turn_urgent = str(value)[:32]
+            if state.turn_handoff:  # set after the action, in the same turn
+                self._mark_urgent(conv, self._open_handoff(batch, conv), state.turn_urgent, ts)
+        elif name == HANDOFF_TICKET_SLOT and value:
+            state.turn_ticket = str(value)[:64]
+            handoff = self._open_handoff(batch, conv) if state.turn_handoff else None
+            if handoff is not None and not handoff.ticket_id:
+                handoff.ticket_id = state.turn_ticket
+        elif name == COMPLAINT_TICKET_SLOT and value:
+            self._complaint_ticket(batch, conv, str(value)[:64], ts)
         if name == "customer_id":
             conv.customer_id = _str(value, 64)
         if name == "phone":
@@ -376,12 +469,18 @@ class Projector:
         if kind == "active_loop":
             state.active_loop = event.get("name")
             data["name"] = event.get("name")
+            state.task.apply(event, conv.last_intent)
         elif kind in ("session_started", "restart", "reset_slots"):
             # Rasa clears the tracker's slots; carried-over slots follow as SlotSet events.
             state.slots = {}
             state.authenticated = False
+            state.task.slots = {}
             if kind != "reset_slots":
                 state.active_loop = None
+                state.task = TaskState()
+                state.task_at_user = TaskState()
+                state.buttons = []
+                state.turn_handoff, state.turn_urgent, state.turn_ticket = False, None, None
         return Message(
             conversation_id=conv.id, ts=ts, kind="event", data=data, channel=conv.channel or None
         )
@@ -412,12 +511,13 @@ class Projector:
             for name, value in state.slots.items()
             if value is not None and name not in SECRET_SLOTS | INTERNAL_SLOTS
         }
-        loop = state.active_loop if state.active_loop not in NON_TASK_LOOPS else None
         return {
             "last_intent": conv.last_intent,
             "slots": slots,
             "verified": self.verification(state, ts),
-            "interrupted": state.slots.get("pending_request") or loop or state.task_intent,
+            # The task of the form active when the customer wrote the message that made
+            # the bot ask for a person (bot/console/tasks.py): an intent name.
+            "interrupted": state.task_at_user.task(),
             "last_message": state.last_text,
         }
 
@@ -428,21 +528,36 @@ class _State:
 
     slots: dict[str, Any] = field(default_factory=dict)
     active_loop: str | None = None
-    task_intent: str | None = None
     phone_masked: str | None = None
     authenticated: bool = False
     last_text: str | None = None
+    # The task (form and task slots) now and when the customer last wrote.
+    task: TaskState = field(default_factory=TaskState)
+    task_at_user: TaskState = field(default_factory=TaskState)
+    # Buttons of the latest bot message that had some (a click arrives as its payload).
+    buttons: list[dict[str, Any]] = field(default_factory=list)
+    # Since the customer's last message: a handoff action ran, urgent_reason and
+    # handoff_ticket_id were set (either order belongs to the same handoff).
+    turn_handoff: bool = False
+    turn_urgent: str | None = None
+    turn_ticket: str | None = None
 
     @classmethod
     def load(cls, raw: Any) -> _State:
         raw = raw if isinstance(raw, dict) else {}
+        buttons = raw.get("buttons")
         return cls(
             slots=dict(raw.get("slots") or {}),
             active_loop=raw.get("active_loop"),
-            task_intent=raw.get("task_intent"),
             phone_masked=raw.get("phone_masked"),
             authenticated=bool(raw.get("authenticated")),
             last_text=raw.get("last_text"),
+            task=TaskState.load(raw.get("task")),
+            task_at_user=TaskState.load(raw.get("task_at_user")),
+            buttons=[b for b in buttons if isinstance(b, dict)] if isinstance(buttons, list) else [],
+            turn_handoff=bool(raw.get("turn_handoff")),
+            turn_urgent=raw.get("turn_urgent"),
+            turn_ticket=raw.get("turn_ticket"),
         )
 
     def dump(self) -> dict[str, Any]:
@@ -450,10 +565,15 @@ class _State:
         return {
             "slots": dict(self.slots),
             "active_loop": self.active_loop,
-            "task_intent": self.task_intent,
             "phone_masked": self.phone_masked,
             "authenticated": self.authenticated,
             "last_text": self.last_text,
+            "task": self.task.dump(),
+            "task_at_user": self.task_at_user.dump(),
+            "buttons": list(self.buttons),
+            "turn_handoff": self.turn_handoff,
+            "turn_urgent": self.turn_urgent,
+            "turn_ticket": self.turn_ticket,
         }
 
     def set_slot(self, name: str, value: Any) -> None:

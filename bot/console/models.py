@@ -91,12 +91,15 @@ class Conversation(Base):
     flag_fallback = Column(Boolean, nullable=False, default=False)
     flag_complaint = Column(Boolean, nullable=False, default=False)
     flag_low_confidence = Column(Boolean, nullable=False, default=False)
-    flagged = Column(Boolean, nullable=False, default=False)  # any of the three
+    flagged = Column(Boolean, nullable=False, default=False)  # any flag, or urgent
     fallback_count = Column(Integer, nullable=False, default=0)
     message_count = Column(Integer, nullable=False, default=0)
     reviewed = Column(Boolean, nullable=False, default=False)
     reviewed_by = Column(String(64), nullable=True)
     assigned_to = Column(Integer, ForeignKey("staff_users.id"), nullable=True)
+    # Set when the bot asked for a person urgently (the ``urgent_reason`` slot with
+    # action_human_handoff): fraud, stolen_card, disputed_transfer (domain/labels.yml).
+    urgent_reason = Column(String(32), nullable=True)
     # Dialogue state kept by the event projector (bot/console/ingest.py): current slots
     # (secrets dropped), active loop, the task being handled, the masked phone seen.
     state = Column(JSON, nullable=True)
@@ -181,8 +184,13 @@ class Handoff(Base):
     conversation_id = Column(
         Integer, ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False
     )
-    reason = Column(String(32), nullable=False)  # human_handoff, complaint, fallback
+    reason = Column(String(32), nullable=False)  # human_handoff, complaint, fallback, proactive
     requested_at = Column(Float, nullable=False)
+    # An urgent handoff: the code of the ``urgent_reason`` slot set in the same turn as
+    # action_human_handoff, and when it became urgent (the queue puts these first).
+    urgent_reason = Column(String(32), nullable=True)
+    urgent_at = Column(Float, nullable=True)
+    ticket_id = Column(String(64), nullable=True)  # the bank's ticket (``handoff_ticket_id``)
     summary = Column(JSON, nullable=True)  # last intent, slots, verification, interrupted task
     status = Column(String(16), nullable=False, default="waiting")  # waiting, taken, returned, closed
     taken_by = Column(String(64), nullable=True)
@@ -192,6 +200,22 @@ class Handoff(Base):
     timeout_notified_at = Column(Float, nullable=True)
 
     __table_args__ = (Index("ix_handoffs_status", "status", "requested_at"),)
+
+
+class ComplaintTicket(Base):
+    """One complaint ticket of the bank, as ``complaint_ticket_id`` named it (once per id:
+    details added to an existing ticket set the same id again)."""
+
+    __tablename__ = "complaint_tickets"
+
+    id = Column(Integer, primary_key=True)
+    ticket_id = Column(String(64), nullable=False, unique=True)
+    conversation_id = Column(
+        Integer, ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False
+    )
+    created_at = Column(Float, nullable=False)
+
+    __table_args__ = (Index("ix_complaint_tickets_created", "created_at", "conversation_id"),)
 
 
 class AuditEntry(Base):

@@ -27,6 +27,7 @@ from bot.bank.clock import CST
 from bot.nlu.pii import mask_pii
 
 from . import search
+from .labels import Labels, button_title, get_labels, payload_text
 from .models import STATUSES, Conversation, Message, Note, StaffUser, Tag
 
 PAGE_SIZE = 50
@@ -38,9 +39,11 @@ COUNT_BUDGET_SECONDS = 0.05  # a total that takes longer to count is not shown
 COMMON_TERM_HITS = 1000
 TAG_MAX_CHARS = 32
 NOTE_MAX_CHARS = 2000
-FLAGS = ("any", "fallback", "complaint", "low_confidence")
+FLAGS = ("any", "fallback", "complaint", "low_confidence", "urgent")
 STATUS_LABELS = {"bot": "机器人服务中", "waiting": "等待人工", "staff": "人工服务中", "closed": "已结束"}
 FLAG_LABELS = {"fallback": "兜底", "complaint": "投诉", "low_confidence": "低置信度"}
+# The list filter also offers urgent handoffs (shown as their own badge, with the reason).
+FILTER_FLAG_LABELS = {**FLAG_LABELS, "urgent": "紧急"}
 # Rasa names the web chat channel "socketio".
 CHANNEL_LABELS = {
     "wechat": "微信",
@@ -50,7 +53,14 @@ CHANNEL_LABELS = {
     "rest": "接口",
     "console": "控制台",
 }
-KIND_LABELS = {"user": "客户", "bot": "机器人", "staff": "人工客服", "action": "动作", "slot": "槽位", "event": "事件"}
+KIND_LABELS = {
+    "user": "客户",
+    "bot": "机器人",
+    "staff": "人工客服",
+    "action": "机器人步骤",
+    "slot": "信息变化",
+    "event": "会话事件",
+}
 # Slot and entity names whose values are secrets in full, whatever they look like.
 _SECRET_NAME = re.compile(r"otp|code|password|passcode|pin\b|token", re.IGNORECASE)
 _TAG_RE = re.compile(rf"[^\s<>\"'&]{{1,{TAG_MAX_CHARS}}}")
@@ -220,7 +230,9 @@ def _where(
         conditions.append(c.status == flt.status)
     if flt.flagged:
         conditions.append(c.flagged.is_(True))
-        if flt.flagged != "any":
+        if flt.flagged == "urgent":
+            conditions.append(c.urgent_reason.is_not(None))
+        elif flt.flagged != "any":
             conditions.append(getattr(c, f"flag_{flt.flagged}").is_(True))
     if flt.tag:
         conditions.append(
@@ -261,10 +273,19 @@ class ConversationRow:
     reviewed_by: str | None
     assigned_to: int | None = None
     tags: list[str] = field(default_factory=list)
+    urgent_reason: str | None = None
 
     @property
     def status_label(self) -> str:
         return STATUS_LABELS.get(self.status, self.status)
+
+    @property
+    def last_intent_label(self) -> str:
+        return get_labels().intent(self.last_intent) if self.last_intent else ""
+
+    @property
+    def urgent_label(self) -> str:
+        return get_labels().urgent_reason(self.urgent_reason) if self.urgent_reason else ""
 
     @property
     def channel_label(self) -> str:
@@ -299,10 +320,13 @@ class ConversationRow:
             "started_at": cst_iso(self.started_at),
             "last_at": cst_iso(self.last_at),
             "last_intent": self.last_intent,
+            "last_intent_label": self.last_intent_label,
             "last_confidence": self.last_confidence,
             "status": self.status,
             "status_label": self.status_label,
             "flags": self.flags,
+            "urgent_reason": self.urgent_reason,
+            "urgent_label": self.urgent_label,
             "message_count": self.message_count,
             "reviewed": self.reviewed,
             "reviewed_by": self.reviewed_by,
@@ -350,6 +374,7 @@ def _row(conv: Conversation, now: float, idle_seconds: int) -> ConversationRow:
         reviewed=bool(conv.reviewed),
         reviewed_by=conv.reviewed_by,
         assigned_to=conv.assigned_to,
+        urgent_reason=conv.urgent_reason,
     )
 
 
@@ -592,10 +617,31 @@ class MessageView:
     data: dict[str, Any]
     masked: bool
     author_name: str | None = None
+    # Set by :func:`label_messages`: Chinese names, and what staff read for a clicked
+    # button (its title) instead of the raw payload.
+    intent_label: str = ""
+    name_label: str = ""
+    value_label: str = ""
+    display_text: str | None = None
+    is_payload: bool = False  # a payload ("/greet"): shown as ``display_text``
+    button_clicked: bool = False  # ... the title of a button the bot offered
 
     @property
     def time(self) -> str:
         return cst(self.ts)
+
+    @property
+    def shown_text(self) -> str:
+        """The text as support staff read it (a button payload as the button's title)."""
+        return self.display_text if self.display_text is not None else (self.text or "")
+
+    @property
+    def button_titles(self) -> list[str]:
+        """Titles of the buttons a bot message offered."""
+        buttons = self.data.get("buttons")
+        if not isinstance(buttons, list):
+            return []
+        return [str(b["title"]) for b in buttons if isinstance(b, dict) and b.get("title")]
 
     @property
     def kind_label(self) -> str:
@@ -633,10 +679,16 @@ class MessageView:
             "channel": self.channel,
             "masked": self.masked,
         }
+        if self.intent:
+            out["intent_label"] = self.intent_label or get_labels().intent(self.intent)
+        if self.kind == "user" and self.is_payload:
+            out["display_text"] = self.display_text
         if self.kind in ("action", "slot", "event"):
             out["name"] = self.name
+            out["name_label"] = self.name_label
         if self.kind == "slot":
             out["value"] = self.value
+            out["value_label"] = self.value_label
         return out
 
 
@@ -669,7 +721,7 @@ def message_view(msg: Message, *, masked: bool) -> MessageView:
             pii = pii or masked_value != value
             value = masked_value
     extra = {"_pii": pii}
-    for key in ("policy", "buttons"):
+    for key in ("policy", "buttons", "button_title", "event", "redacted"):
         if key in data:
             extra[key] = mask_value(data[key]) if masked else data[key]
     return MessageView(
@@ -687,6 +739,67 @@ def message_view(msg: Message, *, masked: bool) -> MessageView:
         data=extra,
         masked=masked,
     )
+
+
+def label_messages(
+    views: list[MessageView], labels: Labels | None = None, *, buttons: Any = None
+) -> list[MessageView]:
+    """Fill in the Chinese names of ``views`` (in order) and show the customer's button
+    clicks as the button's title: from the buttons of the bot message before it (the
+    stored data), else the intent's label; ``buttons``: those offered before the first."""
+    table = labels or get_labels()
+    offered = buttons if isinstance(buttons, list) else []
+    for view in views:
+        if view.intent:
+            view.intent_label = table.intent(view.intent)
+        if view.kind == "bot" and isinstance(view.data.get("buttons"), list):
+            offered = view.data["buttons"]
+        elif view.kind == "user":
+            stored = view.data.get("button_title")  # noted by the ingest projector
+            title = stored if isinstance(stored, str) and stored else None
+            title = title or button_title(view.text or "", offered)
+            shown = title or payload_text(view.text or "", offered, table)
+            if shown is not None:
+                view.is_payload = True
+                view.button_clicked = title is not None
+                view.display_text = shown
+        elif view.kind == "action":
+            view.name_label = table.action(view.name)
+        elif view.kind == "slot":
+            view.name_label = table.slot(view.name)
+            if view.data.get("redacted"):
+                view.value_label = "（已隐藏）"
+            else:
+                view.value_label = table.slot_value(view.name, view.value)
+        elif view.kind == "event":
+            event = view.data.get("event") or view.name
+            if event == "active_loop":
+                view.name_label = (
+                    f"开始表单：{table.form(view.name)}"
+                    if view.name and view.name != "active_loop"
+                    else "表单结束"
+                )
+            else:
+                view.name_label = table.event(event)
+    return views
+
+
+def preceding_buttons(session: Session, conversation_id: int, before_id: int) -> list[Any]:
+    """The buttons of the latest bot message with buttons before message ``before_id``."""
+    rows = session.execute(
+        select(Message.data)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.kind == "bot",
+            Message.id < before_id,
+        )
+        .order_by(Message.id.desc())
+        .limit(20)
+    ).scalars()
+    for data in rows:
+        if isinstance(data, dict) and isinstance(data.get("buttons"), list):
+            return list(data["buttons"])
+    return []
 
 
 @dataclass
@@ -753,6 +866,7 @@ def get_transcript(
         ).scalars()
     ]
     _attach_author_names(session, messages)
+    label_messages(messages)
     return Transcript(row, messages, notes)
 
 
@@ -790,6 +904,9 @@ def transcripts_for(session: Session, rows: list[ConversationRow], *, masked: bo
             notes[note.conversation_id].append(
                 NoteView(note.id, note.author, body, note.created_at)
             )
+    table = get_labels()
+    for views in messages.values():
+        label_messages(views, table)
     return [Transcript(row, messages[row.id], notes[row.id]) for row in rows]
 
 

@@ -48,9 +48,11 @@ from . import audit
 from .auth import client_ip, error_response, requires
 from .db import read, run
 from .keys import EXECUTOR_KEY, SESSIONS_KEY, SETTINGS_KEY, USER_KEY, CurrentUser
+from .labels import Labels, get_labels
 from .models import Conversation, Handoff, Message
-from .queries import CHANNEL_LABELS, cst, cst_iso, message_view
+from .queries import CHANNEL_LABELS, cst, cst_iso, label_messages, message_view, preceding_buttons
 from .rasa_client import RasaClient, RasaError
+from .tasks import NOT_RESUMABLE, TaskState
 
 logger = logging.getLogger(__name__)
 
@@ -67,12 +69,6 @@ LEFT_RESUME = "utter_staff_left_resume"
 TIMEOUT = "utter_handoff_timeout"
 
 CHANNEL_NAMES = CHANNEL_LABELS
-REASON_LABELS = {
-    "human_handoff": "客户要求转人工",
-    "complaint": "投诉",
-    "fallback": "多次未能理解",
-    "proactive": "客服主动接入",
-}
 VERIFICATION_LABELS = {
     "none": "未验证",
     "anonymous": "未验证",
@@ -81,52 +77,35 @@ VERIFICATION_LABELS = {
     "step_up": "已短信验证（有效期内）",
     "fresh": "已短信验证（有效期内）",
 }
-# Slots a support person may see in the queue (masked); everything else (tokens,
+# Slots a support person may see in the queue and the takeover panel (masked, in
+# this order, with their names from domain/labels.yml); everything else (tokens,
 # one-time codes, idempotency keys, coordinates) never leaves the database.
-SLOT_LABELS = {
-    "customer_name": "客户姓名",
-    "phone": "手机号",
-    "payee": "收款人",
-    "amount": "金额",
-    "account_type": "账户类型",
-    "card_last4": "卡号尾号",
-    "card_operation": "卡片业务",
-    "branch": "网点",
-    "area": "区域",
-    "service_type": "业务类型",
-    "time_range": "时间范围",
-    "txn_kind": "交易类型",
-    "merchant": "商户",
-    "product_type": "产品类型",
-    "term": "期限",
-    "currency": "币种",
-    "complaint_text": "投诉内容",
-    "pending_request": "待办业务",
-}
-
-# Forms, as the interrupted task of a summary may name one.
-FORM_LABELS = {
-    "transfer_form": "转账",
-    "card_form": "银行卡业务",
-    "queue_form": "网点取号",
-    "risk_form": "风险评估",
-    "verify_form": "身份验证",
-    "complaint_form": "投诉",
-}
+SUMMARY_SLOTS = (
+    "customer_name",
+    "phone",
+    "payee",
+    "amount",
+    "account_type",
+    "card_last4",
+    "card_operation",
+    "branch",
+    "area",
+    "service_type",
+    "time_range",
+    "txn_kind",
+    "merchant",
+    "product_type",
+    "term",
+    "currency",
+    "complaint_text",
+    "pending_request",
+)
 
 # Actions after which a conversation asks for a person (the ingest projector
 # queues it); the customer message before them marks where the task was interrupted.
 HANDOFF_ACTIONS = frozenset(
     {"action_human_handoff", "action_submit_complaint", "action_default_fallback"}
 )
-# Intents never resumed after a hand-back (they are not tasks, or staff handled them).
-NOT_RESUMABLE = frozenset(
-    {
-        "human_handoff", "complain", "faq", "help", "greet", "goodbye", "thank", "affirm",
-        "deny", "cancel", "inform", "out_of_scope", "nlu_fallback", "bot_challenge",
-    }
-)
-NOT_RESUMABLE_LOOPS = frozenset({"complaint_form", "action_two_stage_fallback"})
 BOOKKEEPING_ACTIONS = frozenset({"action_listen", "action_session_start"}) | HANDOFF_ACTIONS
 
 ERRORS = {
@@ -158,8 +137,16 @@ class DomainTexts:
 
     _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
-    def __init__(self, responses: Mapping[str, list[dict[str, Any]]]) -> None:
+    def __init__(
+        self, responses: Mapping[str, list[dict[str, Any]]], labels: Labels | None = None
+    ) -> None:
         self.responses = dict(responses)
+        self._labels = labels
+
+    @property
+    def labels(self) -> Labels:
+        """The staff label table (domain/labels.yml)."""
+        return self._labels if self._labels is not None else get_labels()
 
     @classmethod
     def load(cls, domain_dir: Path = DOMAIN_DIR) -> DomainTexts:
@@ -181,37 +168,18 @@ class DomainTexts:
         return self._PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), "")), template)
 
     def intent_label(self, intent: str | None) -> str:
-        """Chinese name of an intent (its ``utter_title_<intent>``) or form, else the name."""
+        """The name of a task as customers read it (its ``utter_title_<intent>`` response,
+        the wording the bot's own buttons use), else the staff label table's."""
         if not intent:
             return ""
-        if intent in FORM_LABELS:
-            return FORM_LABELS[intent]
         variations = self.responses.get(f"utter_title_{intent}")
         if variations and variations[0].get("text"):
             return str(variations[0]["text"])
-        return intent
+        return self.labels.task(intent)
 
 
 # ---------------------------------------------------------------------------
 # where the bot was interrupted (from Rasa's tracker events)
-
-
-@dataclass
-class _TaskState:
-    loop: str | None = None
-    loop_intent: str | None = None
-    pending: str | None = None
-
-    def copy(self) -> _TaskState:
-        return _TaskState(self.loop, self.loop_intent, self.pending)
-
-    def task(self) -> str | None:
-        if self.loop and self.loop not in NOT_RESUMABLE_LOOPS:
-            if self.loop == "verify_form":
-                # A request parked until the customer is verified resumes after it.
-                return self.pending or self.loop_intent
-            return self.loop_intent
-        return self.pending
 
 
 def interrupted_task(events: Iterable[Mapping[str, Any]]) -> str | None:
@@ -220,37 +188,32 @@ def interrupted_task(events: Iterable[Mapping[str, Any]]) -> str | None:
     The point of interruption is the customer message that made the bot ask for a
     person (the last message before a handoff action), unless the bot went on
     working after it; otherwise (a proactive takeover) it is the state when the
-    conversation was paused. The task is the intent that started the form active
-    at that point, or the request parked in ``pending_request`` while the customer
-    was being verified. Only events up to the last ``pause`` count; a new session
-    or a restart forgets everything before it.
+    conversation was paused. The task comes from the form active at that point
+    (bot/console/tasks.py: transfer_form is transfer_money, card_form the
+    ``card_operation``, verify_form the request parked in ``pending_request``...), not
+    from the customer's last intent (after a verification that is the code's
+    ``inform``). Only events up to the last ``pause`` count; a new session or a
+    restart forgets everything before it.
     """
     listed = list(events)
     last_pause = max((i for i, e in enumerate(listed) if e.get("event") == "pause"), default=None)
     if last_pause is not None:
         listed = listed[:last_pause]
-    state = _TaskState()
-    at_user = _TaskState()
-    handoff: _TaskState | None = None
+    state = TaskState()
+    at_user = TaskState()
+    handoff: TaskState | None = None
     last_intent: str | None = None
     user_after_handoff = False
     for event in listed:
         kind = event.get("event")
         if kind in ("session_started", "restart"):
-            state, at_user, handoff, last_intent = _TaskState(), _TaskState(), None, None
+            state, at_user, handoff, last_intent = TaskState(), TaskState(), None, None
         elif kind == "user":
             at_user = state.copy()
             last_intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
             user_after_handoff = handoff is not None
-        elif kind == "active_loop":
-            name = event.get("name")
-            if name is None:
-                state.loop = None
-            elif name != state.loop:
-                state.loop, state.loop_intent = name, last_intent
-        elif kind == "slot" and event.get("name") == "pending_request":
-            value = event.get("value")
-            state.pending = str(value) if value else None
+        elif kind in ("active_loop", "slot"):
+            state.apply(event, last_intent)
         elif kind == "action":
             name = event.get("name")
             if name in HANDOFF_ACTIONS:
@@ -418,13 +381,14 @@ def finish_handoff(session: Session, handoff_id: int | None, now: float) -> None
 
 @dataclass
 class SummaryView:
-    """A handoff summary as support staff see it (masked, labelled)."""
+    """A handoff summary as support staff see it (masked, labelled in Chinese)."""
 
     last_intent: str = ""
     slots: list[tuple[str, str]] = field(default_factory=list)
     verification: str = ""
     interrupted: str = ""
     last_message: str = ""
+    interrupted_code: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -432,49 +396,49 @@ class SummaryView:
             "slots": [{"label": label, "value": value} for label, value in self.slots],
             "verification": self.verification,
             "interrupted_task": self.interrupted,
+            "interrupted_task_code": self.interrupted_code,
             "last_message": self.last_message,
         }
 
 
-def _task_label(value: Any, texts: DomainTexts) -> str:
+def _task_code(value: Any) -> str | None:
     if isinstance(value, Mapping):
-        value = value.get("label") or value.get("intent") or value.get("name") or value.get("form")
-    if not value:
-        return ""
-    return texts.intent_label(str(value))
+        value = value.get("intent") or value.get("name") or value.get("form")
+    return str(value) if value else None
 
 
 def summary_view(
-    summary: Any, texts: DomainTexts, fallback_intent: str | None = None
+    summary: Any,
+    texts: DomainTexts,
+    fallback_intent: str | None = None,
+    fallback_task: str | None = None,
 ) -> SummaryView:
     """Render a handoff summary (as the ingest projector writes it: ``last_intent``,
-    ``slots``, ``verified``, ``interrupted``, ``last_message``); only labelled slots
-    are shown, masked."""
+    ``slots``, ``verified``, ``interrupted``, ``last_message``); only the slots of
+    :data:`SUMMARY_SLOTS` are shown, masked, with Chinese names and values."""
+    labels = texts.labels
     data: Mapping[str, Any] = summary if isinstance(summary, Mapping) else {}
     raw_slots = data.get("slots")
     slots: Mapping[str, Any] = raw_slots if isinstance(raw_slots, Mapping) else {}
     shown = []
-    for name, label in SLOT_LABELS.items():
+    for name in SUMMARY_SLOTS:
         value = slots.get(name)
         if value in (None, "", [], False):
             continue
-        if name == "pending_request":
-            text = texts.intent_label(str(value))
-        elif isinstance(value, list):
-            text = "、".join(str(v) for v in value)
-        else:
-            text = str(value)
-        shown.append((label, mask_pii(text)[:80]))
+        shown.append((labels.slot(name), mask_pii(labels.slot_value(name, value))[:80]))
     verification = data.get("verified", data.get("verification"))
     if isinstance(verification, Mapping):
         verification = verification.get("level")
-    interrupted = data.get("interrupted", data.get("interrupted_task"))
+    interrupted = _task_code(data.get("interrupted", data.get("interrupted_task")))
+    if not interrupted and not data:
+        interrupted = fallback_task  # no summary (a proactive takeover): the task now
     last_message = data.get("last_message")
     return SummaryView(
-        last_intent=texts.intent_label(data.get("last_intent") or fallback_intent),
+        last_intent=labels.intent(data.get("last_intent") or fallback_intent),
         slots=shown,
         verification=VERIFICATION_LABELS.get(str(verification), str(verification or "")),
-        interrupted=_task_label(interrupted, texts),
+        interrupted=labels.task(interrupted) if interrupted else "",
+        interrupted_code=interrupted,
         last_message=mask_pii(str(last_message))[:200] if last_message else "",
     )
 
@@ -503,6 +467,14 @@ class QueueItem:
     taken_by: str | None = None
     taken_at: float | None = None
     timeout_notified: bool = False
+    urgent_reason: str | None = None
+    urgent_at: float | None = None
+    ticket_id: str | None = None
+    labels: Labels | None = None
+
+    @property
+    def _labels(self) -> Labels:
+        return self.labels if self.labels is not None else get_labels()
 
     @property
     def channel_label(self) -> str:
@@ -510,7 +482,15 @@ class QueueItem:
 
     @property
     def reason_label(self) -> str:
-        return REASON_LABELS.get(self.reason, self.reason)
+        return self._labels.handoff_reason(self.reason)
+
+    @property
+    def urgent(self) -> bool:
+        return bool(self.urgent_reason)
+
+    @property
+    def urgent_label(self) -> str:
+        return self._labels.urgent_reason(self.urgent_reason) if self.urgent_reason else ""
 
     @property
     def waiting_time(self) -> str:
@@ -524,13 +504,22 @@ class QueueItem:
     def taken(self) -> str:
         return cst(self.taken_at)
 
+    def sort_key(self) -> tuple[int, float, int]:
+        """Urgent first, then the longest wait first."""
+        return (0 if self.urgent else 1, self.requested_at, self.conversation_id)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "conversation_id": self.conversation_id,
             "channel": self.channel,
+            "channel_label": self.channel_label,
             "customer": self.customer,
             "reason": self.reason,
             "reason_label": self.reason_label,
+            "urgent": self.urgent,
+            "urgent_reason": self.urgent_reason,
+            "urgent_label": self.urgent_label,
+            "ticket_id": self.ticket_id,
             "requested_at": cst_iso(self.requested_at),
             "waiting_seconds": max(0, int(self.now - self.requested_at)),
             "summary": self.summary.to_json(),
@@ -546,16 +535,24 @@ class Queue:
     mine: list[QueueItem]
     others: list[QueueItem]  # held by colleagues (shown to admins)
 
+    @property
+    def signature(self) -> str:
+        """What the queue page's poller compares: ids in order, urgent ones marked."""
+        return ",".join(
+            f"{item.conversation_id}{'!' if item.urgent else ''}" for item in self.waiting
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "waiting": [item.to_json() for item in self.waiting],
             "mine": [item.to_json() for item in self.mine],
             "others": [item.to_json() for item in self.others],
+            "signature": self.signature,
         }
 
 
 def load_queue(session: Session, user: CurrentUser, texts: DomainTexts, now: float) -> Queue:
-    """Waiting conversations (oldest request first) and those held by staff."""
+    """Waiting conversations (urgent first, then the longest wait) and those held by staff."""
     waiting_rows = session.execute(
         select(Conversation, Handoff)
         .outerjoin(
@@ -572,7 +569,7 @@ def load_queue(session: Session, user: CurrentUser, texts: DomainTexts, now: flo
             continue
         seen.add(conv.id)
         waiting.append(_item(conv, handoff, texts, now))
-    waiting.sort(key=lambda item: (item.requested_at, item.conversation_id))
+    waiting.sort(key=QueueItem.sort_key)
 
     held_rows = session.execute(
         select(Conversation, Handoff)
@@ -607,18 +604,41 @@ def _item(
         customer=conv.customer_label or "",
         reason=handoff.reason if handoff else "human_handoff",
         requested_at=handoff.requested_at if handoff else conv.last_at,
-        summary=summary_view(handoff.summary if handoff else None, texts, conv.last_intent),
+        summary=summary_view(
+            handoff.summary if handoff else None,
+            texts,
+            conv.last_intent,
+            TaskState.load(conv.state.get("task") if isinstance(conv.state, dict) else None).task(),
+        ),
         now=now,
         taken_by=handoff.taken_by if handoff else None,
         taken_at=handoff.taken_at if handoff else None,
         timeout_notified=bool(handoff and handoff.timeout_notified_at),
+        urgent_reason=handoff.urgent_reason if handoff else None,
+        urgent_at=handoff.urgent_at if handoff else None,
+        ticket_id=handoff.ticket_id if handoff else None,
+        labels=texts.labels,
     )
+
+
+def open_handoff_item(
+    session: Session, conversation_id: int, texts: DomainTexts, now: float
+) -> QueueItem | None:
+    """The conversation's waiting or taken handoff as the queue shows it (for the panel)."""
+    conv = session.get(Conversation, conversation_id)
+    if conv is None or conv.status not in ("waiting", "staff"):
+        return None
+    handoff = _latest_handoff(session, conversation_id, ("waiting", "taken"))
+    if handoff is None:
+        return None
+    return _item(conv, handoff, texts, now)
 
 
 def live_messages(
     session: Session, conversation_id: int, after: int, user: CurrentUser
 ) -> dict[str, Any] | None:
-    """Customer, bot and staff messages after message id ``after`` (masked)."""
+    """Customer, bot and staff messages after message id ``after`` (masked; a clicked
+    button shows as its title, never as the raw payload)."""
     conv = session.get(Conversation, conversation_id)
     if conv is None:
         return None
@@ -644,6 +664,11 @@ def live_messages(
             .limit(1)
         ).scalar_one_or_none()
         rows, cursor = [], latest or 0
+    views = [message_view(row, masked=True) for row in rows]
+    if views:
+        label_messages(
+            views, get_labels(), buttons=preceding_buttons(session, conversation_id, views[0].id)
+        )
     return {
         "status": conv.status,
         "holder": handoff.taken_by if handoff else None,
@@ -656,9 +681,11 @@ def live_messages(
                 "kind": view.kind,
                 "kind_label": view.kind_label,
                 "author": view.author,
-                "text": view.text or "",
+                "text": view.shown_text,
+                "button": view.button_clicked,  # the title of the button clicked
+                "payload": view.is_payload,  # any payload, shown as what it stands for
             }
-            for view in (message_view(row, masked=True) for row in rows)
+            for view in views
         ],
     }
 
@@ -813,18 +840,31 @@ def delivery_warning(before: WeChatBudget, after: WeChatBudget) -> str | None:
 
 
 async def panel_context(request: web.Request, conversation: Any) -> dict[str, Any]:
-    """Extra context for the takeover panel: the WeChat budget of a conversation
-    the signed-in staff member holds (nothing for other channels)."""
+    """Extra context for the takeover panel: the open handoff's summary (urgent reason,
+    ticket, interrupted task...) as ``handoff``, and the WeChat budget of a
+    conversation the signed-in staff member holds (nothing for other channels)."""
     user = request.get(USER_KEY)
+    context: dict[str, Any] = {}
+    status = getattr(conversation, "status", None)
+    conversation_id = getattr(conversation, "id", None)
+    if user is not None and status in ("waiting", "staff") and conversation_id is not None:
+        texts = request.app[TEXTS_KEY]
+        item = await _read(
+            request.app,
+            lambda s: open_handoff_item(s, conversation_id, texts, time.time()),
+        )
+        if item is not None:
+            context["handoff"] = item
     if (
         user is None
         or getattr(conversation, "channel", None) != WECHAT_CHANNEL
-        or getattr(conversation, "status", None) != "staff"
+        or status != "staff"
         or user.role not in ("support", "admin")
         or (getattr(conversation, "assigned_to", None) != user.id and not user.is_admin)
     ):
-        return {}
-    return {"wechat_budget": await wechat_budget(request.app, conversation.sender_id)}
+        return context
+    context["wechat_budget"] = await wechat_budget(request.app, conversation.sender_id)
+    return context
 
 
 # ---------------------------------------------------------------------------

@@ -109,7 +109,8 @@ def test_login_list_search_and_masked_transcript(console: Console, new_page) -> 
     page.click("button[type=submit]")
     page.wait_for_url("**/console/conversations**")
     body = page.inner_text("body")
-    assert "张* 138****8000" in body and "check_balance" in body
+    assert "张* 138****8000" in body and "查询余额" in body  # intents in Chinese
+    assert "check_balance" not in body
     assert "13800138000" not in body
     shot(page, "console-list.png")
 
@@ -117,7 +118,7 @@ def test_login_list_search_and_masked_transcript(console: Console, new_page) -> 
     page.press("input[name=q]", "Enter")
     page.wait_for_url("**q=**")
     rows = page.locator("table tbody tr")
-    assert rows.count() == 1 and "check_balance" in rows.first.inner_text()
+    assert rows.count() == 1 and "查询余额" in rows.first.inner_text()
 
     page.goto(f"{console.url}/console/conversations/{console.card_conversation}")
     text = page.inner_text("body")
@@ -136,8 +137,13 @@ def test_admin_reveals_one_message(console: Console, new_page) -> None:
     page.wait_for_url("**/console/conversations**")
     page.goto(f"{console.url}/console/conversations/{console.card_conversation}")
     assert CARD not in page.inner_text("body")
-    page.locator("button:has-text('显示原文')").first.click()
-    page.wait_for_function(f"document.body.innerText.includes('{CARD}')")
+    first = page.locator("#messages > li.msg-user").first
+    first.locator("summary", has_text="显示原文").click()
+    first.locator("input[name=reason]").fill("客户投诉卡号被盗用，核实原文")
+    first.get_by_role("button", name="确认显示原文").click()
+    first.locator(".msg-text.revealed").wait_for()
+    assert CARD in first.inner_text()
     shot(page, "console-transcript-reveal.png")
     page.goto(f"{console.url}/console/admin/audit")
-    assert "reveal" in page.content() or "查看原文" in page.inner_text("body")
+    assert "查看原文" in page.inner_text("body")
+    assert "原因：客户投诉卡号被盗用，核实原文" in page.inner_text("body")

@@ -21,6 +21,7 @@ import aiohttp
 import pytest
 import socketio
 
+from bot.services.accounts import AccountsClient
 from tests.bot.channels.wechat.fake_api import FakeWeChatAPI
 from tests.bot.channels.wechat.simulator import WeChatServer
 from tests.conftest import RunningStack
@@ -316,6 +317,92 @@ async def test_takeover_silences_the_bot_and_delivers_staff_replies_over_socketi
 
     await customer.say("你好")
     assert await customer.next_text()  # the bot answers again
+
+
+async def verify_by_sms(stack: RunningStack, customer: WebChatCustomer, phone: str) -> None:
+    """Answer verify_form: the phone number, then the code from the sandbox's SMS outbox."""
+    bank = AccountsClient(stack.bank_url)
+    try:
+        await customer.say(phone)
+        await customer.texts_until("验证码")
+        await customer.settle()
+        outbox = await bank.sms_outbox(phone)
+        await customer.say(str(outbox[0]["code"]))
+        await customer.texts_until("验证成功")
+    finally:
+        await bank.close()
+
+
+async def test_hand_back_resumes_a_transfer_that_went_through_verification(
+    running_stack: RunningStack, customer: WebChatCustomer, staff: ConsoleStaff
+) -> None:
+    # The issue's case: before, "resumed_task" was null here (the last intent before
+    # 转人工 was the code's "inform"); the task comes from transfer_form now.
+    sender = customer.session_id
+    await customer.say("我要转账")
+    await customer.texts_until("手机号")
+    await customer.settle()
+    await verify_by_sms(running_stack, customer, "13800138000")
+    await customer.texts_until("转给谁")
+    await customer.settle()
+    await customer.say("李娜")
+    await customer.texts_until("转多少")
+    await customer.settle()
+    await customer.say("转人工")
+    await customer.texts_until("客服")
+    await customer.settle()
+    cid = await waiting_in_queue(staff, running_stack, sender)
+    item = next(i for i in (await staff.queue())["waiting"] if i["conversation_id"] == cid)
+    assert item["summary"]["interrupted_task"] == "转账"
+    assert item["summary"]["interrupted_task_code"] == "transfer_money"
+    assert item["ticket_id"], item  # handoff_ticket_id, from the bank
+    assert item["urgent"] is False
+
+    assert (await staff.post(f"/console/conversations/{cid}/take"))[0] == 303
+    await customer.texts_until(STAFF_NAME)
+    async with staff.http.post(
+        f"{running_stack.web_url}/console/conversations/{cid}/hand-back",
+        data={"_csrf": staff.csrf, "resume_task": "1"},
+        headers={"Accept": "application/json"},
+    ) as resp:
+        assert resp.status == 200
+        assert (await resp.json())["resumed_task"] == "transfer_money"
+    texts = await customer.texts_until("转多少")  # where it was: the payee kept, the amount
+    assert "转账" in texts[0] and STAFF_NAME in texts[0]
+    assert not any("手机号" in text for text in texts)  # still verified: no new code
+
+
+async def test_a_fraud_report_is_urgent_and_leads_the_queue(
+    running_stack: RunningStack, staff: ConsoleStaff
+) -> None:
+    first = WebChatCustomer(running_stack.rasa_url)
+    victim = WebChatCustomer(running_stack.rasa_url)
+    await first.open()
+    await victim.open()
+    try:
+        await first.say("转人工")
+        await first.texts_until("客服")
+        earlier = await waiting_in_queue(staff, running_stack, first.session_id)
+        await victim.say("我被骗了，刚刚给冒充客服的人转了五万")
+        await victim.texts_until("客服")
+        await victim.settle()
+        urgent = await waiting_in_queue(staff, running_stack, victim.session_id)
+        waiting = (await staff.queue())["waiting"]
+        ids = [i["conversation_id"] for i in waiting]
+        assert ids.index(urgent) < ids.index(earlier)  # asked later, served first
+        item = waiting[ids.index(urgent)]
+        assert item["urgent"] is True and item["urgent_reason"] in ("fraud", "disputed_transfer")
+        assert item["urgent_label"] in ("疑似诈骗受害", "转账争议/转错账")
+        assert item["ticket_id"]
+        async with staff.http.get(f"{running_stack.web_url}/console/queue") as resp:
+            page = await resp.text()
+        assert page.index(f"/console/conversations/{urgent}/take") < page.index(
+            f"/console/conversations/{earlier}/take"
+        )
+        assert "紧急" in page and item["urgent_label"] in page
+    finally:
+        await first.close()
+        await victim.close()
 
 
 async def test_hand_back_resumes_the_interrupted_transfer(

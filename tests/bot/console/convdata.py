@@ -101,6 +101,7 @@ def add_conversation(
     tags: tuple[str, ...] = (),
     customer_label: str = "",
     customer_id: str | None = None,
+    urgent_reason: str | None = None,
 ) -> Conversation:
     """One conversation; ``messages`` are ``(kind, text)`` or Message field dicts, 1 s apart."""
     conv = Conversation(
@@ -116,8 +117,9 @@ def add_conversation(
         flag_fallback=fallback,
         flag_complaint=complaint,
         flag_low_confidence=low_confidence,
-        flagged=fallback or complaint or low_confidence,
+        flagged=fallback or complaint or low_confidence or bool(urgent_reason),
         message_count=len(messages),
+        urgent_reason=urgent_reason,
     )
     session.add(conv)
     session.flush()

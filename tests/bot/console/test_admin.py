@@ -431,3 +431,27 @@ async def test_failed_logins_and_lockouts_show_in_the_log(
 def test_record_rejects_malformed_actions() -> None:
     with pytest.raises(ValueError, match="invalid audit action"):
         audit.record(None, actor=None, action="Drop Table")  # type: ignore[arg-type]
+
+
+def test_audit_details_read_in_chinese() -> None:
+    from bot.console.admin import describe
+
+    export = AuditEntry(
+        action="export",
+        detail={
+            "format": "csv",
+            "filter": {"intent": "transfer_money", "channel": "wechat", "flagged": "urgent"},
+            "count": 3,
+            "masked": True,
+        },
+    )
+    assert describe(export) == "CSV，3 个会话，已脱敏，筛选：渠道=微信、标记=紧急、意图=转账"
+    back = AuditEntry(action="hand_back", detail={"resumed_task": "report_card_lost", "held_by": "wang"})
+    assert describe(back) == "继续业务：银行卡挂失，接待人：wang"
+    assert describe(AuditEntry(action="hand_back", detail={"resumed_task": None})) == "未继续被中断的业务"
+    reveal = AuditEntry(
+        action="reveal", detail={"conversation_id": 7, "kind": "user", "reason": "核实", "reason_category": "fraud"}
+    )
+    assert describe(reveal) == "会话 #7，类别：疑似诈骗调查，原因：核实"
+    takeover = AuditEntry(action="takeover", detail={"previous_status": "bot"})
+    assert describe(takeover) == "接入前：机器人服务中（主动接入）"

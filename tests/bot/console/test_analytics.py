@@ -25,7 +25,14 @@ from bot.console.analytics import (
 from bot.console.app import create_app
 from bot.console.auth import SESSION_COOKIE, hash_token
 from bot.console.db import ensure_schema, make_engine, make_sessionmaker
-from bot.console.models import Conversation, Handoff, Message, StaffSession, StaffUser
+from bot.console.models import (
+    ComplaintTicket,
+    Conversation,
+    Handoff,
+    Message,
+    StaffSession,
+    StaffUser,
+)
 from bot.console.users import create_user, make_hasher
 from bot.settings import PROJECT_ROOT, Settings
 
@@ -89,6 +96,7 @@ def add_handoff(
     *,
     taken_after: float | None = None,
     reply_after: float | None = None,
+    urgent: str | None = None,
 ) -> None:
     start = at(*requested.split(" "))
     session.add(
@@ -96,6 +104,8 @@ def add_handoff(
             conversation_id=conv.id,
             reason=reason,
             requested_at=start,
+            urgent_reason=urgent,
+            urgent_at=start if urgent else None,
             status="taken" if taken_after is not None else "waiting",
             taken_by="staff1" if taken_after is not None else None,
             taken_at=None if taken_after is None else start + taken_after,
@@ -146,7 +156,13 @@ def fill(session: Session) -> None:
         ],
     )
     add_handoff(
-        session, c3, "human_handoff", "2026-03-31 23:59:59", taken_after=30, reply_after=100
+        session,
+        c3,
+        "human_handoff",
+        "2026-03-31 23:59:59",
+        taken_after=30,
+        reply_after=100,
+        urgent="fraud",
     )
     c4 = add_conversation(  # flagged, but silent in March: not in the report
         session,
@@ -171,6 +187,22 @@ def fill(session: Session) -> None:
     add_handoff(session, c5, "human_handoff", "2026-03-10 12:01:01", taken_after=10)
     c6 = add_conversation(session, "wx-3", "wechat", [("user", "2026-03-20 09:00:00", "complaint")])
     add_handoff(session, c6, "complaint", "2026-03-20 09:00:01")
+    # Complaint tickets (complaint_ticket_id): wx-1 opened two, web-1 and wx-3 one each
+    # in March; web-2's is in April. 4 tickets in March from 3 conversations.
+    session.flush()
+    web1 = session.execute(select(Conversation).where(Conversation.sender_id == "web-1")).scalar_one()
+    for ticket, conv, when in (
+        ("CP-1", c2, "2026-03-02 10:00:02"),
+        ("CP-2", c2, "2026-03-02 10:02:00"),
+        ("CP-3", web1, "2026-03-02 00:05:01"),
+        ("CP-4", c6, "2026-03-20 09:00:01"),
+        ("CP-5", c4, "2026-04-02 09:00:01"),
+    ):
+        session.add(
+            ComplaintTicket(
+                ticket_id=ticket, conversation_id=conv.id, created_at=at(*when.split(" "))
+            )
+        )
 
 
 @pytest.fixture
@@ -263,12 +295,12 @@ def test_totals_intents_and_rates(db: Any) -> None:
         {"channel": "wechat", "conversations": 3, "user_messages": 4},
         {"channel": "socketio", "conversations": 2, "user_messages": 5},
     ]
-    assert result["top_intents"] == [
-        {"intent": "check_balance", "count": 3, "share": 0.3333},
-        {"intent": "complaint", "count": 2, "share": 0.2222},
-        {"intent": "nlu_fallback", "count": 2, "share": 0.2222},
-        {"intent": "greet", "count": 1, "share": 0.1111},
-        {"intent": "human_handoff", "count": 1, "share": 0.1111},
+    assert result["top_intents"] == [  # labels from domain/labels.yml; unknown: the name
+        {"intent": "check_balance", "label": "查询余额", "count": 3, "share": 0.3333},
+        {"intent": "complaint", "label": "complaint", "count": 2, "share": 0.2222},
+        {"intent": "nlu_fallback", "label": "未能识别", "count": 2, "share": 0.2222},
+        {"intent": "greet", "label": "问候", "count": 1, "share": 0.1111},
+        {"intent": "human_handoff", "label": "转人工", "count": 1, "share": 0.1111},
     ]
     assert result["fallback"] == {
         "conversations": 2,
@@ -281,9 +313,20 @@ def test_totals_intents_and_rates(db: Any) -> None:
         "rate": 0.8,
         "requests": 5,
         "by_reason": {"complaint": 2, "fallback": 1, "human_handoff": 2},
+        "reason_labels": {
+            "complaint": "投诉",
+            "fallback": "多次未能理解",
+            "human_handoff": "客户要求转人工",
+        },
+        "urgent": 1,
+        "by_urgent_reason": {"fraud": 1},
+        "urgent_labels": {"fraud": "疑似诈骗受害"},
     }
+    # Per complaint ticket (4 in March), not per conversation (3 of them).
     assert result["complaints"] == {
-        "total": 3,
+        "total": 4,
+        "tickets": 4,
+        "conversations": 3,
         "flagged_conversations": 2,
         "complaint_handoffs": 2,
     }
@@ -305,7 +348,8 @@ def test_channel_filter(db: Any) -> None:
     assert result["fallback"]["conversation_rate"] == 0.0
     assert result["handoff"]["rate"] == 1.0
     assert result["handoff"]["by_reason"] == {"complaint": 2, "human_handoff": 1}
-    assert result["complaints"]["total"] == 2
+    assert result["complaints"]["total"] == 3  # CP-1, CP-2 (wx-1) and CP-4 (wx-3)
+    assert result["complaints"]["conversations"] == 2
     assert result["first_reply"]["median_seconds"] == 140.0
     assert result["first_reply"]["median_take_seconds"] == 45.0
 
@@ -437,9 +481,15 @@ async def test_page_shows_numbers_tables_and_local_scripts(client: Any, db: Any)
     assert re.search(r'id="kpi-conversations">5<', html)
     assert re.search(r'id="kpi-fallback">40.0%<', html)
     assert re.search(r'id="kpi-handoff">80.0%<', html)
-    assert re.search(r'id="kpi-complaints">3<', html)
+    assert re.search(r'id="kpi-complaints">4<', html)  # complaint tickets
+    assert "涉及 3 个会话" in html
     assert re.search(r'id="kpi-first-reply">2 分 20 秒<', html)
-    assert '<th scope="row">check_balance</th><td>3</td><td>33.3%</td>' in html
+    # Intents and reasons in Chinese for support staff (no technical names).
+    assert '<th scope="row">查询余额</th><td>3</td><td>33.3%</td>' in html
+    assert '<th scope="row">未能识别</th>' in html and ">check_balance<" not in html
+    assert "转人工：客户要求转人工" in html and "其中紧急：疑似诈骗受害" in html
+    visible = re.sub(r"<[^>]+>", "", html.split('id="report-data"')[0])
+    assert "nlu_fallback" not in visible and "human_handoff" not in visible
     assert '<th scope="row">2026-03-02</th><td>1</td><td>2</td><td>3</td><td>4</td>' in html
     assert "下载 JSON" in html
     assert 'href="/api/analytics?from=2026-03-01&amp;to=2026-03-31&amp;download=1"' in html

@@ -3,6 +3,7 @@ reveal (admin only, audited), tags, notes and review."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -224,12 +225,19 @@ async def test_transcript_page(client: Any, db, convs) -> None:
     response = await client.get(f"/console/conversations/{convs['main']}")
     assert response.status == 200
     html = await response.text()
-    # In order, with times, intents and confidences, entities, collapsible details.
-    positions = [html.index(s) for s in ("我的卡号", "action_report_card_lost", "已为尾号1234", "人工客服 王小二")]
+    # In order, with times, intents (in Chinese) and confidences, entities, internal steps.
+    positions = [html.index(s) for s in ("我的卡号", "已为尾号1234", "人工客服 王小二")]
     assert positions == sorted(positions)
-    assert "report_card_lost (0.42)" in html
-    assert "card_number</span>：尾号1234" in html
-    assert "<details>" in html and "槽位" in html
+    assert "意图：银行卡挂失" in html and "(0.42)" in html
+    assert "卡号：尾号1234" in html  # the entity's label, not "card_number"
+    # Support staff see no technical names: labels only.
+    for technical in ("report_card_lost", "action_report_card_lost", "card_number", "out_of_scope"):
+        assert technical not in html, technical
+    # Internal steps are there, hidden behind one toggle (default: hidden).
+    assert '<ol class="messages" id="messages">' in html
+    assert "显示内部步骤（2）" in html
+    assert f'href="/console/conversations/{convs["main"]}?internal=1"' in html
+    assert "银行卡挂失</span>" in html and "手机号</span> = " in html
     assert "人工客服 王小二" in html
     assert "标记已复核" in html
     # Masked for support: no raw card or phone anywhere on the page.
@@ -238,6 +246,70 @@ async def test_transcript_page(client: Any, db, convs) -> None:
     assert html.count(">已脱敏</span>") == 1  # only the message that had PII
     assert "显示原文" not in html
     assert 'id="takeover"' in html or "_takeover_panel" not in html
+
+    shown = await (await client.get(f"/console/conversations/{convs['main']}?internal=1")).text()
+    assert '<ol class="messages show-internal" id="messages">' in shown
+    assert "隐藏内部步骤（2）" in shown
+
+
+async def test_trainers_see_technical_names_beside_the_labels(client: Any, db, convs) -> None:
+    sign_in(client, db, "trainer")
+    html = await (await client.get(f"/console/conversations/{convs['main']}")).text()
+    assert "意图：银行卡挂失 <span class=\"mono muted\">report_card_lost</span>" in html
+    assert "action_report_card_lost" in html and "card_number" in html
+    listing = await (await client.get("/console/conversations")).text()
+    assert "银行卡挂失 <span class=\"mono muted small\">report_card_lost</span>" in listing
+    assert ">银行卡挂失（report_card_lost）</option>" in listing
+
+
+async def test_list_and_filters_show_intents_in_chinese(client: Any, db, convs) -> None:
+    sign_in(client, db, "support")
+    html = await (await client.get("/console/conversations")).text()
+    assert '<option value="report_card_lost">银行卡挂失</option>' in html
+    assert '<option value="transfer_money">转账</option>' in html
+    assert '<option value="human_handoff">转人工</option>' in html
+    visible = re.sub(r"<[^>]+>", " ", html)
+    for technical in ("report_card_lost", "transfer_money", "human_handoff"):
+        assert technical not in visible, technical
+    api = await (await client.get("/api/conversations")).json()
+    main = next(item for item in api["items"] if item["id"] == convs["main"])
+    assert main["last_intent"] == "report_card_lost" and main["last_intent_label"] == "银行卡挂失"
+
+
+async def test_button_payloads_show_as_the_button_title(client: Any, db) -> None:
+    now = time.time()
+    with db() as session:
+        conv = add_conversation(
+            session,
+            last_at=now,
+            messages=[
+                {"kind": "user", "text": "/greet", "intent": "greet", "confidence": 1.0},
+                {"kind": "bot", "text": "请选择要挂失的卡",
+                 "data": {"buttons": [
+                     {"title": "储蓄卡（尾号1234）", "payload": '/inform{"card_last4": "1234"}'},
+                     {"title": "信用卡（尾号5678）", "payload": '/inform{"card_last4": "5678"}'},
+                 ]}},
+                {"kind": "user", "text": '/inform{"card_last4":"5678"}', "intent": "inform",
+                 "confidence": 1.0},
+                {"kind": "user", "text": '/inform{"amount": "500"}', "intent": "inform",
+                 "confidence": 1.0},
+            ],
+        )
+        session.commit()
+        cid = conv.id
+    sign_in(client, db, "support")
+    html = await (await client.get(f"/console/conversations/{cid}")).text()
+    assert "/greet" not in html and "/inform" not in html and "card_last4" not in html
+    # No button before it: the intent's label; a click: the button's title (JSON spacing
+    # aside); a payload no button offered: the intent with the values it carries.
+    assert ">问候</p>" in html
+    assert ">信用卡（尾号5678）</p>" in html
+    assert ">提供信息：金额 500</p>" in html
+    assert html.count(">点击按钮</span>") == 1 and html.count(">快捷指令</span>") == 2
+    assert "<li>储蓄卡（尾号1234）</li>" in html  # the buttons the bot offered
+    api = await (await client.get(f"/api/conversations/{cid}")).json()
+    users = [m for m in api["messages"] if m["kind"] == "user"]
+    assert [m["display_text"] for m in users] == ["问候", "信用卡（尾号5678）", "提供信息：金额 500"]
 
 
 async def test_customer_text_is_escaped(client: Any, db, convs) -> None:
@@ -312,37 +384,104 @@ async def test_unknown_conversation_is_404(client: Any, db) -> None:
     assert (await client.get("/api/conversations/424242")).status == 404
 
 
-async def test_admin_reveal_is_audited(client: Any, db, convs) -> None:
+REASON = {"reason": "客户来电核实挂失的卡号", "reason_category": "customer_request"}
+
+
+def reveal_entries(db) -> list[AuditEntry]:
+    with db() as session:
+        return list(
+            session.execute(
+                select(AuditEntry).where(AuditEntry.action == "reveal").order_by(AuditEntry.id)
+            ).scalars()
+        )
+
+
+async def test_admin_reveal_is_audited_with_its_reason(client: Any, db, convs) -> None:
     csrf = sign_in(client, db, "admin")
     cid = convs["main"]
     html = await (await client.get(f"/console/conversations/{cid}")).text()
     assert "显示原文" in html and CARD not in html
+    assert 'name="reason"' in html and "原因类别" in html
     assert 'src="/static/console/transcript.js"' in html
     api = await (await client.get(f"/api/conversations/{cid}")).json()
     first, slot = api["messages"][0], api["messages"][2]
+    json_headers = {"X-CSRF-Token": csrf, "Accept": "application/json"}
     response = await client.post(
-        f"/console/conversations/{cid}/messages/{first['id']}/reveal", headers={"X-CSRF-Token": csrf}
+        f"/console/conversations/{cid}/messages/{first['id']}/reveal",
+        data=REASON,
+        headers=json_headers,
     )
     assert response.status == 200
     body = await response.json()
     assert body["text"] == f"我的卡号{CARD}丢了，手机{PHONE}"
     assert body["entities"][0]["value"] == CARD
     response = await client.post(
-        f"/console/conversations/{cid}/messages/{slot['id']}/reveal", data={"_csrf": csrf}
+        f"/api/conversations/{cid}/messages/{slot['id']}/reveal",
+        json={"reason": "  交易争议  核查 "},
+        headers={"X-CSRF-Token": csrf},
     )
     assert (await response.json())["value"] == PHONE
-    with db() as session:
-        entries = session.execute(
-            select(AuditEntry).where(AuditEntry.action == "reveal").order_by(AuditEntry.id)
-        ).scalars().all()
+    entries = reveal_entries(db)
     assert [e.target for e in entries] == [f"message:{first['id']}", f"message:{slot['id']}"]
     assert entries[0].actor == "admin1" and entries[0].detail["conversation_id"] == cid
+    assert entries[0].detail["reason"] == "客户来电核实挂失的卡号"
+    assert entries[0].detail["reason_category"] == "customer_request"
+    assert entries[1].detail["reason"] == "交易争议 核查" and "reason_category" not in entries[1].detail
+    audit_page = await (await client.get("/console/admin/audit?action=reveal")).text()
+    assert "原因：客户来电核实挂失的卡号" in audit_page and "类别：客户本人要求核实" in audit_page
     # A message of another conversation is not found (and not audited).
     response = await client.post(
         f"/console/conversations/{convs['old']}/messages/{first['id']}/reveal",
-        headers={"X-CSRF-Token": csrf},
+        data=REASON,
+        headers=json_headers,
     )
     assert response.status == 404
+    assert len(reveal_entries(db)) == 2
+
+
+async def test_reveal_without_a_reason_is_refused(client: Any, db, convs) -> None:
+    csrf = sign_in(client, db, "admin")
+    cid = convs["main"]
+    api = await (await client.get(f"/api/conversations/{cid}")).json()
+    mid = api["messages"][0]["id"]
+    url = f"/console/conversations/{cid}/messages/{mid}/reveal"
+    for fields in ({}, {"reason": " "}, {"reason": "看", "reason_category": "fraud"},
+                   {"reason": "核实", "reason_category": "nosuch"}):
+        response = await client.post(
+            url, data=fields, headers={"X-CSRF-Token": csrf, "Accept": "application/json"}
+        )
+        assert response.status == 400, fields
+        body = await response.json()
+        assert CARD not in json.dumps(body, ensure_ascii=False)
+    assert body["error"] == "未知的原因类别"
+    response = await client.post(
+        f"/api/conversations/{cid}/messages/{mid}/reveal", json={}, headers={"X-CSRF-Token": csrf}
+    )
+    assert response.status == 400 and (await response.json())["code"] == "reason_required"
+    # The page's form (no JavaScript): the transcript again, the form open with the error.
+    response = await client.post(url, data={"_csrf": csrf, "reason_category": "fraud", "reason": ""})
+    assert response.status == 400
+    html = await response.text()
+    assert "请填写查看原文的原因" in html and CARD not in html
+    assert '<details class="reveal" open>' in html
+    assert '<option value="fraud" selected>' in html
+    assert reveal_entries(db) == []
+
+
+async def test_reveal_from_the_page_form_shows_the_original(client: Any, db, convs) -> None:
+    csrf = sign_in(client, db, "admin")
+    cid = convs["main"]
+    api = await (await client.get(f"/api/conversations/{cid}")).json()
+    mid = api["messages"][0]["id"]
+    response = await client.post(
+        f"/console/conversations/{cid}/messages/{mid}/reveal",
+        data={"_csrf": csrf, "reason": "合规抽查", "reason_category": "compliance"},
+    )
+    assert response.status == 200
+    html = await response.text()
+    assert html.count(CARD) == 1 and "已显示消息" in html
+    (entry,) = reveal_entries(db)
+    assert entry.detail["reason"] == "合规抽查"
 
 
 @pytest.mark.parametrize("role", ["support", "trainer"])
@@ -353,7 +492,9 @@ async def test_reveal_is_refused_to_other_roles(client: Any, db, convs, role: st
     mid = api["messages"][0]["id"]
     assert CARD not in str(api)
     response = await client.post(
-        f"/console/conversations/{cid}/messages/{mid}/reveal", headers={"X-CSRF-Token": csrf}
+        f"/console/conversations/{cid}/messages/{mid}/reveal",
+        data=REASON,
+        headers={"X-CSRF-Token": csrf},
     )
     assert response.status == 403
     assert CARD not in await response.text()
@@ -365,5 +506,62 @@ async def test_reveal_needs_csrf(client: Any, db, convs) -> None:
     sign_in(client, db, "admin")
     cid = convs["main"]
     api = await (await client.get(f"/api/conversations/{cid}")).json()
-    response = await client.post(f"/console/conversations/{cid}/messages/{api['messages'][0]['id']}/reveal")
+    response = await client.post(
+        f"/console/conversations/{cid}/messages/{api['messages'][0]['id']}/reveal", data=REASON
+    )
     assert response.status == 403
+
+
+async def test_urgent_conversations_are_badged_and_filtered(client: Any, db, convs) -> None:
+    with db() as session:
+        urgent = add_conversation(
+            session, sender="urgent", last_at=time.time() - 5, status="waiting",
+            intent="report_fraud", urgent_reason="fraud", messages=[("user", "我被骗了")],
+        )
+        session.commit()
+        urgent_id = urgent.id
+    sign_in(client, db, "support")
+    html = await (await client.get("/console/conversations")).text()
+    assert html.count("紧急 · 疑似诈骗受害</span>") == 1
+    assert '<option value="urgent">紧急</option>' in html
+    filtered = await (await client.get("/console/conversations", params={"flagged": "urgent"})).text()
+    assert row_ids(filtered) == [urgent_id]
+    any_flag = await (await client.get("/console/conversations", params={"flagged": "any"})).text()
+    assert urgent_id in row_ids(any_flag)
+    page = await (await client.get(f"/console/conversations/{urgent_id}")).text()
+    assert 'class="badge badge-urgent" title="紧急原因">紧急 · 疑似诈骗受害</span>' in page
+    api = await (await client.get("/api/conversations", params={"flagged": "urgent"})).json()
+    assert api["items"][0]["urgent_reason"] == "fraud"
+    assert api["items"][0]["urgent_label"] == "疑似诈骗受害"
+
+
+async def test_a_projected_conversation_reads_as_a_chat(
+    client: Any, db, settings: Settings
+) -> None:
+    """A real event stream through the ingest projector: the chat lines show, the
+    internal steps (dozens of them) are behind the one toggle, payloads are titles."""
+    from bot.console.ingest import Projector
+    from tests.bot.console.events import Script
+
+    script = Script(time.time() - 300).session_start().greet_by_button()
+    script.transfer_started_unverified().handoff_from_form()
+    with db() as session, session.begin():
+        Projector(settings).apply(session, script.for_sender("real-1"))
+    with db() as session:
+        cid = session.execute(select(Conversation.id).where(Conversation.sender_id == "real-1")).scalar_one()
+    sign_in(client, db, "support")
+    html = await (await client.get(f"/console/conversations/{cid}")).text()
+    chat = html.count('<li class="msg msg-user') + html.count('<li class="msg msg-bot')
+    internal = html.count('<li class="msg msg-detail')
+    assert chat == 14 and internal > 40
+    assert f"显示内部步骤（{internal}）" in html and '<ol class="messages" id="messages">' in html
+    visible = re.sub(r"<[^>]+>", " ", html)
+    for raw in ("/greet", "/inform", '"payee"', "transfer_money", "verify_form", "requested_slot"):
+        assert raw not in visible, raw
+    assert ">李娜（尾号8888）</p>" in html  # the clicked button
+    assert ">问候</p>" in html  # the widget's "/greet": no button before it
+    assert "意图：转账" in html and "验证码" in html
+    assert "bank-session-token-secret" not in html and "123456" not in html
+    # The summary of the handoff in the side panel: the transfer, its ticket.
+    panel = html[html.index('id="takeover"'):html.index('id="tags"')]
+    assert "转账" in panel and "HO20261118001" in panel

@@ -48,3 +48,38 @@ def test_a_read_unit_never_commits(tmp_path: Path) -> None:
     read_unit(factory, lambda s: s.execute(text("INSERT INTO t VALUES (1)")))
     assert read_unit(factory, count) == 0
     engine.dispose()
+
+
+def test_a_database_of_an_older_version_gets_the_new_columns(tmp_path: Path) -> None:
+    from sqlalchemy import MetaData, Table, inspect
+
+    from bot.console.db import ensure_schema
+    from bot.console.models import Base
+
+    new = {"conversations": {"urgent_reason"}, "handoffs": {"urgent_reason", "urgent_at", "ticket_id"}}
+    engine = make_engine(f"sqlite:///{tmp_path / 'console.db'}")
+    old = MetaData()
+    for name in ("staff_users", "conversations", "handoffs"):
+        table = Base.metadata.tables[name]
+        Table(name, old, *[c.copy() for c in table.columns if c.name not in new.get(name, ())])
+    old.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO conversations (sender_id, channel, customer_label, started_at, "
+                "last_at, status, flag_fallback, flag_complaint, flag_low_confidence, flagged, "
+                "fallback_count, message_count, reviewed) "
+                "VALUES ('old', 'wechat', '', 1, 2, 'bot', 0, 0, 0, 0, 0, 0, 0)"
+            )
+        )
+    ensure_schema(engine)
+    ensure_schema(engine)  # idempotent
+    columns = {name: {c["name"] for c in inspect(engine).get_columns(name)} for name in new}
+    for name, added in new.items():
+        assert added <= columns[name], name
+    assert inspect(engine).has_table("complaint_tickets")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT sender_id, urgent_reason FROM conversations")).all() == [
+            ("old", None)
+        ]
+    engine.dispose()

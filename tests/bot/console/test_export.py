@@ -59,7 +59,7 @@ def convs(db: sessionmaker) -> dict[str, int]:
         )
         other = add_conversation(
             session, sender="other", last_at=at("2026-03-03", "10:00:00"), intent="check_balance",
-            messages=[("user", "查询余额")],
+            messages=[("user", "查询余额")], urgent_reason="fraud",
         )
         session.commit()
         return {"card": card.id, "formula": formula.id, "other": other.id}
@@ -102,6 +102,10 @@ async def test_csv_for_support_is_masked_and_audited(client: Any, db, convs) -> 
     assert card["最后消息时间"] == "2026-03-01 23:30:00"  # China time
     assert card["状态"] == "已结束" and card["投诉"] == "是" and card["兜底"] == "否"
     assert card["标签"] == "投诉跟进" and card["置信度"] == "0.91"
+    # Human-readable columns in Chinese; the technical name in its own column.
+    assert card["最后意图"] == "银行卡挂失" and card["意图代码"] == "report_card_lost"
+    assert card["紧急"] == "" and rows[0]["紧急"] == "疑似诈骗受害"
+    assert rows[0]["最后意图"] == "查询余额" and rows[1]["最后意图"] == "问候"
     assert card["首条客户消息"] == "卡号尾号1234挂失，手机138****8000"
     # A cell that starts like a formula is defused for spreadsheet programs.
     assert rows[1]["首条客户消息"] == "'=HYPERLINK(\"http://x\")"
@@ -129,6 +133,7 @@ async def test_csv_follows_the_filters(client: Any, db, convs) -> None:
         ({"date_from": "2026-03-01", "date_to": "2026-03-01"}, [convs["card"]]),
         ({"flagged": "complaint"}, [convs["card"]]),
         ({"tag": "投诉跟进"}, [convs["card"]]),
+        ({"flagged": "urgent"}, [convs["other"]]),
         ({"q": "量子"}, []),
     ]
     for params, expected in cases:
@@ -156,6 +161,9 @@ async def test_json_has_full_transcripts_masked_for_support(client: Any, db, con
     assert card["messages"][0]["text"] == "卡号尾号1234挂失，手机138****8000"
     assert card["messages"][0]["entities"][0]["value"] == "尾号1234"
     assert card["messages"][1]["value"] == "138****8000"
+    assert card["messages"][0]["intent_label"] == "银行卡挂失"
+    assert card["messages"][1]["name_label"] == "手机号"
+    assert card["conversation"]["last_intent_label"] == "银行卡挂失"
     assert card["notes"][0]["text"] == "回电138****8000"
     assert "customer_id" not in card["conversation"]
     [entry] = audits(db)

@@ -52,6 +52,7 @@ from bot.console.ingest import (
 from bot.console.keys import SESSIONS_KEY
 from bot.console.models import Conversation, Handoff, IngestCursor, Message
 from bot.settings import PROJECT_ROOT, Settings
+from tests.bot.console.events import Script
 
 T0 = 1_795_000_000.0  # 2026-11-18, the sandbox's clock
 RABBIT_HOST, RABBIT_PORT = "127.0.0.1", 5672
@@ -468,7 +469,7 @@ async def test_handoff_summary_and_statuses_set_by_staff_are_kept(
                 "amount": "5000",
             },
             "verified": "step_up",
-            "interrupted": "transfer_form",
+            "interrupted": "transfer_money",  # the form's task, not its name
             "last_message": "转人工",
         }
         assert conv.customer_label == "李*"
@@ -728,3 +729,217 @@ async def test_rabbitmq_events_are_ingested_and_acked_after_commit(
     assert await queue_depth(queue) == 0  # acked after the commit
     with sessions() as session:
         assert session.get(IngestCursor, source.name) is None  # the queue is the cursor
+
+
+# --- urgent handoffs, tickets, one open handoff, button clicks ---------------------------------
+
+
+def project(settings: Settings, sessions: sessionmaker, *batches: list[dict[str, Any]]) -> None:
+    """Apply each batch in its own transaction, as the worker does."""
+    projector = Projector(settings)
+    for batch in batches:
+        with sessions() as session, session.begin():
+            projector.apply(session, batch)
+
+
+def queue_order(settings: Settings, sessions: sessionmaker) -> list[str]:
+    from bot.console.keys import CurrentUser
+    from bot.console.takeover import DomainTexts, load_queue
+
+    me = CurrentUser(id=1, username="s", display_name="s", role="support")
+    with sessions() as session:
+        queue = load_queue(session, me, DomainTexts.load(), T0 + 10_000)
+        ids = {c.id: c.sender_id for c in session.execute(select(Conversation)).scalars()}
+    return [ids[item.conversation_id] for item in queue.waiting]
+
+
+async def test_urgent_reason_set_after_the_handoff_action_makes_it_urgent(
+    settings: Settings, sessions: sessionmaker
+) -> None:
+    # action_fraud_help sets urgent_reason before the handoff; a stolen card's button
+    # sets it with the message; here the slot comes after the action, in the same turn.
+    script = (
+        Script()
+        .user("银行卡被抢了", "human_handoff")
+        .action("action_human_handoff")
+        .bot("已为您登记紧急转人工", "utter_handoff_recorded_urgent")
+        .slot("handoff_ticket_id", "HO-1")
+        .slot("urgent_reason", "stolen_card")
+        .listen()
+    )
+    project(settings, sessions, script.for_sender("urgent-after"))
+    conv, _ = load(sessions, "urgent-after")
+    [handoff] = handoffs(sessions, conv.id)
+    assert (handoff.urgent_reason, handoff.ticket_id) == ("stolen_card", "HO-1")
+    assert conv.urgent_reason == "stolen_card" and conv.flagged
+
+
+async def test_urgent_reason_before_the_action_and_split_across_batches(
+    settings: Settings, sessions: sessionmaker
+) -> None:
+    before = Script().session_start().fraud_report(ticket="HO-2")
+    project(settings, sessions, before.for_sender("fraud-1"))
+    conv, messages = load(sessions, "fraud-1")
+    [handoff] = handoffs(sessions, conv.id)
+    assert (handoff.urgent_reason, handoff.ticket_id) == ("fraud", "HO-2")
+    assert handoff.urgent_at is not None
+
+    # The broker's batch ends right after the action: the slot arrives in the next one.
+    split = (
+        Script()
+        .user("我转错账了，转给了陌生人", "human_handoff")
+        .action("action_human_handoff")
+    ).for_sender("split-1")
+    rest = Script(T0 + 100).slot("urgent_reason", "disputed_transfer").slot(
+        "handoff_ticket_id", "HO-3"
+    ).listen().for_sender("split-1")
+    project(settings, sessions, split, rest)
+    conv, _ = load(sessions, "split-1")
+    [handoff] = handoffs(sessions, conv.id)
+    assert (handoff.urgent_reason, handoff.ticket_id) == ("disputed_transfer", "HO-3")
+
+
+async def test_a_slot_set_after_the_next_customer_message_is_another_turn(
+    settings: Settings, sessions: sessionmaker
+) -> None:
+    script = (
+        Script()
+        .user("转人工", "human_handoff")
+        .action("action_human_handoff")
+        .slot("handoff_ticket_id", "HO-4")
+        .listen()
+        .user("我想问个问题", "inform")
+        .slot("urgent_reason", "fraud")  # not this handoff's: no handoff in this turn
+        .listen()
+    )
+    project(settings, sessions, script.for_sender("later-1"))
+    conv, _ = load(sessions, "later-1")
+    [handoff] = handoffs(sessions, conv.id)
+    assert handoff.urgent_reason is None and conv.urgent_reason is None
+    assert handoff.ticket_id == "HO-4"
+
+
+async def test_a_waiting_conversation_that_becomes_urgent_moves_up_and_stays_urgent(
+    settings: Settings, sessions: sessionmaker
+) -> None:
+    first = Script(T0).user("转人工", "human_handoff").handoff("HO-10")
+    second = Script(T0 + 50).user("转人工", "human_handoff").handoff("HO-11")
+    project(settings, sessions, first.for_sender("early"), second.for_sender("later"))
+    assert queue_order(settings, sessions) == ["early", "later"]
+
+    # While waiting, "later" reports a fraud: the same (one) handoff becomes urgent.
+    fraud = Script(T0 + 100).fraud_report(ticket="HO-11")
+    project(settings, sessions, fraud.for_sender("later"))
+    assert queue_order(settings, sessions) == ["later", "early"]
+    conv, _ = load(sessions, "later")
+    [handoff] = handoffs(sessions, conv.id)
+    assert handoff.urgent_reason == "fraud" and handoff.ticket_id == "HO-11"
+    assert handoff.requested_at == T0 + 52  # still the first request's time
+
+    # Asking again with the slot reset does not make it ordinary again.
+    again = (
+        Script(T0 + 200)
+        .user("人呢", "human_handoff")
+        .slot("urgent_reason", None)
+        .handoff("HO-11")
+    )
+    project(settings, sessions, again.for_sender("later"))
+    [handoff] = handoffs(sessions, conv.id)
+    assert handoff.urgent_reason == "fraud"
+    assert queue_order(settings, sessions) == ["later", "early"]
+
+
+async def test_one_open_handoff_per_conversation_while_waiting_or_taken(
+    settings: Settings, sessions: sessionmaker
+) -> None:
+    script = (
+        Script()
+        .user("转人工", "human_handoff")
+        .handoff("HO-20")
+        .user("我要投诉", "complain")
+        .action("action_prepare_complaint")
+        .action("complaint_form")
+        .loop("complaint_form")
+        .listen()
+        .user("排队两个小时没人管", "inform")
+        .action("complaint_form")
+        .loop(None)
+        .action("action_submit_complaint")
+        .slot("complaint_ticket_id", "CP-1")
+        .listen()
+    )
+    project(settings, sessions, script.for_sender("one-1"))
+    conv, _ = load(sessions, "one-1")
+    [handoff] = handoffs(sessions, conv.id)
+    assert handoff.reason == "human_handoff" and handoff.status == "waiting"
+
+    # Taken by staff (the takeover's conditional update), then asked again: still one.
+    with sessions() as session, session.begin():
+        session.execute(update(Conversation).values(status="staff"))
+        session.execute(update(Handoff).values(status="taken", taken_by="support"))
+    project(settings, sessions, Script(T0 + 100).user("转人工", "human_handoff").handoff("HO-20")
+            .for_sender("one-1"))
+    assert len(handoffs(sessions, conv.id)) == 1
+    conv, _ = load(sessions, "one-1")
+    assert conv.status == "staff"
+
+    # Handed back (returned): the next request opens a new one.
+    with sessions() as session, session.begin():
+        session.execute(update(Conversation).values(status="bot"))
+        session.execute(update(Handoff).values(status="returned"))
+    project(settings, sessions, Script(T0 + 300).user("再转人工", "human_handoff").handoff("HO-21")
+            .for_sender("one-1"))
+    assert [h.status for h in handoffs(sessions, conv.id)] == ["returned", "waiting"]
+    assert handoffs(sessions, conv.id)[1].ticket_id == "HO-21"
+
+
+async def test_complaint_tickets_are_counted_once_per_ticket_id(
+    settings: Settings, sessions: sessionmaker
+) -> None:
+    from bot.console.models import ComplaintTicket
+
+    def complaint(script: Script, text: str, ticket: str) -> Script:
+        return (
+            script.user(text, "complain")
+            .action("action_prepare_complaint")
+            .slot("complaint_text", text)
+            .action("complaint_form")
+            .loop("complaint_form")
+            .loop(None)
+            .action("action_submit_complaint")
+            .bot(f"投诉编号：{ticket}", "utter_complaint_recorded")
+            .slot("complaint_text", None)
+            .slot("complaint_ticket_id", ticket)
+            .listen()
+        )
+
+    one = Script()
+    complaint(one, "网点排队两个小时没人管", "CP-100")
+    complaint(one, "补充一下，还被工作人员吼了", "CP-100")  # details added: the same id
+    complaint(one, "另外手机银行总是闪退", "CP-101")  # a new complaint: a new ticket
+    other = complaint(Script(T0 + 500, channel="wechat"), "信用卡乱收年费", "CP-102")
+    batch = one.for_sender("cp-1") + other.for_sender("cp-2")
+    project(settings, sessions, batch)
+    project(settings, sessions, batch[-3:])  # RabbitMQ may deliver events again
+    with sessions() as session:
+        tickets = sorted(session.execute(select(ComplaintTicket.ticket_id)).scalars())
+    assert tickets == ["CP-100", "CP-101", "CP-102"]
+    conv, _ = load(sessions, "cp-1")
+    assert conv.flag_complaint
+
+
+async def test_a_clicked_button_is_stored_with_its_title(
+    settings: Settings, sessions: sessionmaker
+) -> None:
+    script = Script().session_start().greet_by_button().transfer_started_unverified()
+    script.handoff_from_form()
+    project(settings, sessions, script.for_sender("buttons-1"))
+    conv, messages = load(sessions, "buttons-1")
+    users = [m for m in messages if m.kind == "user"]
+    assert users[0].text == "/greet" and "button_title" not in users[0].data  # no button yet
+    payee = next(m for m in users if m.text.startswith("/inform"))
+    assert payee.data["button_title"] == "李娜（尾号8888）"
+    [handoff] = handoffs(sessions, conv.id)
+    assert handoff.summary["interrupted"] == "transfer_money"
+    assert handoff.summary["last_message"] == "转人工"
+    assert handoff.ticket_id == "HO20261118001"

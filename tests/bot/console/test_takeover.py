@@ -30,107 +30,16 @@ from bot.console.keys import SESSIONS_KEY
 from bot.console.models import AuditEntry, Conversation, Handoff, Message
 from bot.console.takeover import DomainTexts, interrupted_task
 from bot.settings import Settings
+from tests.bot.console.events import CARD_BUTTONS, Script, transfer_then_handoff
+from tests.bot.console.fake_rasa import TOKEN, FakeRasa
 
 T = TypeVar("T")
 
-TOKEN = "rasa-test-token"
 CSRF_RE = re.compile(r'name="_csrf" value="([^"]+)"')
 SUPPORT = ("support", "support-demo-2026")
 ADMIN = ("admin", "admin-demo-2026")
 TRAINER = ("trainer", "trainer-demo-2026")
 SUPPORT2 = ("support2", "support2-pass-2026")
-
-
-# -- a Rasa HTTP API stand-in -----------------------------------------------------------
-
-
-class FakeRasa:
-    """Records calls; keeps per-conversation events and the paused flag like Rasa."""
-
-    def __init__(self) -> None:
-        self.calls: list[dict[str, Any]] = []
-        self.events: dict[str, list[dict[str, Any]]] = {}
-        self.fail = False
-
-    def paused(self, sender: str) -> bool:
-        state = False
-        for event in self.events.get(sender, []):
-            if event.get("event") in ("pause", "resume"):
-                state = event["event"] == "pause"
-        return state
-
-    def sent(self, sender: str) -> list[dict[str, Any]]:
-        """Bot events appended with side effects (delivered to the customer)."""
-        return [
-            event
-            for call in self.calls
-            if call["sender"] == sender and call["kind"] == "events" and call["side_effects"]
-            for event in call["events"]
-            if event.get("event") == "bot"
-        ]
-
-    def kinds(self, sender: str) -> list[str]:
-        """``pause``, ``resume``, ``bot``, ``trigger:<intent>`` in call order."""
-        out = []
-        for call in self.calls:
-            if call["sender"] != sender:
-                continue
-            if call["kind"] == "trigger":
-                out.append(f"trigger:{call['intent']}")
-            elif call["kind"] == "events":
-                out.extend(event["event"] for event in call["events"])
-        return out
-
-    def _check(self, request: web.Request) -> None:
-        if request.query.get("token") != TOKEN:
-            raise web.HTTPUnauthorized(text='{"message": "token"}')
-        if self.fail:
-            raise web.HTTPInternalServerError(text='{"message": "down"}')
-
-    async def tracker(self, request: web.Request) -> web.Response:
-        self._check(request)
-        sender = request.match_info["sender"]
-        return web.json_response(
-            {"sender_id": sender, "paused": self.paused(sender), "events": self.events.get(sender, [])}
-        )
-
-    async def append(self, request: web.Request) -> web.Response:
-        self._check(request)
-        sender = request.match_info["sender"]
-        events = await request.json()
-        self.calls.append(
-            {
-                "kind": "events",
-                "sender": sender,
-                "events": events,
-                "side_effects": request.query.get("execute_side_effects") == "true",
-                "output_channel": request.query.get("output_channel"),
-            }
-        )
-        self.events.setdefault(sender, []).extend(events)
-        return web.json_response({"sender_id": sender, "paused": self.paused(sender)})
-
-    async def trigger(self, request: web.Request) -> web.Response:
-        self._check(request)
-        sender = request.match_info["sender"]
-        body = await request.json()
-        self.calls.append(
-            {
-                "kind": "trigger",
-                "sender": sender,
-                "intent": body["name"],
-                "paused": self.paused(sender),
-                "output_channel": request.query.get("output_channel"),
-            }
-        )
-        return web.json_response({"tracker": {}})
-
-    def app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_get("/conversations/{sender}/tracker", self.tracker)
-        app.router.add_post("/conversations/{sender}/tracker/events", self.append)
-        app.router.add_post("/conversations/{sender}/trigger_intent", self.trigger)
-        return app
 
 
 @pytest.fixture
@@ -270,6 +179,8 @@ def add_conversation(
     requested_ago: float = 30.0,
     summary: dict[str, Any] | None = None,
     last_intent: str | None = "human_handoff",
+    urgent: str | None = None,
+    ticket: str | None = None,
 ) -> int:
     """A conversation as the ingest projector leaves it (and its waiting handoff)."""
     now = time.time()
@@ -278,7 +189,7 @@ def add_conversation(
         conv = Conversation(
             sender_id=sender, channel=channel, customer_label="张* 138****8000",
             started_at=now - 600, last_at=now - requested_ago, last_intent=last_intent,
-            status=status, message_count=3,
+            status=status, message_count=3, urgent_reason=urgent,
         )
         session.add(conv)
         session.flush()
@@ -286,7 +197,8 @@ def add_conversation(
             session.add(
                 Handoff(
                     conversation_id=conv.id, reason=reason, requested_at=now - requested_ago,
-                    summary=summary, status="waiting",
+                    summary=summary, status="waiting", urgent_reason=urgent,
+                    urgent_at=now if urgent else None, ticket_id=ticket,
                 )
             )
         return conv.id
@@ -443,6 +355,84 @@ def test_bot_work_after_the_request_or_a_new_session_forgets_the_task() -> None:
     assert interrupted_task(new_session) is None
 
 
+# -- the task comes from the form, verification included (realistic event lists) ------------
+
+
+def test_a_transfer_started_unverified_resumes_as_a_transfer() -> None:
+    # 我要转账 -> phone -> code -> payee (a button) -> 转人工 while asked the amount: the
+    # last customer intent before the handoff is the code's (and the payee's) "inform".
+    events = [*transfer_then_handoff(), {"event": "pause"}]
+    assert interrupted_task(events) == "transfer_money"
+
+
+def test_a_proactive_takeover_after_verification_resumes_the_transfer() -> None:
+    script = Script().session_start().transfer_started_unverified()
+    assert interrupted_task([*script.events, {"event": "pause"}]) == "transfer_money"
+
+
+def test_card_form_resumes_its_card_operation() -> None:
+    lost = (
+        Script()
+        .session_start()
+        .card_lost_started_unverified()
+        .user('/inform{"card_last4": "1234"}', "inform", 1.0)
+        .slot("card_last4", "1234")
+        .action("card_form")
+        .slot("requested_slot", "card_confirmed")
+        .bot("确认挂失尾号1234的储蓄卡吗？", "utter_ask_card_confirmed_report_card_lost")
+        .listen()
+        .handoff_from_form()
+    )
+    assert interrupted_task([*lost.events, {"event": "pause"}]) == "report_card_lost"
+    freeze = (
+        Script()
+        .user("先把卡冻上", "freeze_card")
+        .action("action_freeze_card")
+        .slot("card_operation", "freeze_card")
+        .action("card_form")
+        .loop("card_form")
+        .listen()
+        .user("储蓄卡", "inform")
+        .handoff_from_form()
+    )
+    assert interrupted_task([*freeze.events, {"event": "pause"}]) == "freeze_card"
+
+
+@pytest.mark.parametrize(
+    "intent, form, task",
+    [
+        ("take_queue_ticket", "queue_form", "take_queue_ticket"),
+        ("branch_queue_status", "queue_form", "take_queue_ticket"),  # offered a ticket: yes
+        ("risk_assessment", "risk_form", "risk_assessment"),
+    ],
+)
+def test_other_forms_resume_their_task(intent: str, form: str, task: str) -> None:
+    script = (
+        Script()
+        .user("开始", intent)
+        .action(form)
+        .loop(form)
+        .listen()
+        .user("人民广场", "inform")
+        .action(form)
+        .listen()
+        .handoff_from_form()
+    )
+    assert interrupted_task([*script.events, {"event": "pause"}]) == task
+
+
+def test_verification_interrupted_resumes_the_parked_request() -> None:
+    script = (
+        Script()
+        .user("查下余额", "check_balance")
+        .verify("check_balance")
+    )
+    # Cut inside verify_form (before the code), then the customer asks for a person.
+    cut = next(i for i, e in enumerate(script.events) if e.get("text") == "123456")
+    events = [*script.events[:cut], *Script(script.t).handoff_from_form().events, {"event": "pause"}]
+    assert interrupted_task(events) == "check_balance"
+
+
 # -- customer-facing texts come from domain/ ---------------------------------------------
 
 
@@ -514,6 +504,116 @@ async def test_queue_lists_waiting_conversations_oldest_first_with_a_masked_summ
     assert first["summary"]["interrupted_task"] == "转账"
     assert first["waiting_seconds"] >= 200
     assert data["mine"] == []
+
+
+async def test_urgent_handoffs_come_first_with_their_reason_and_ticket(
+    console: Console, browsers: Any
+) -> None:
+    oldest = add_conversation(console, "oldest", requested_ago=300, ticket="HO-0001")
+    urgent_new = add_conversation(
+        console, "urgent-new", requested_ago=10, urgent="stolen_card", ticket="HO-0003"
+    )
+    middle = add_conversation(console, "middle", requested_ago=100)
+    urgent_old = add_conversation(
+        console,
+        "urgent-old",
+        requested_ago=50,
+        urgent="fraud",
+        ticket="HO-0002",
+        summary={"last_intent": "report_fraud", "interrupted": "transfer_money", "slots": {}},
+    )
+    support = await browsers(SUPPORT)
+    status, data = await support.get("/api/queue")
+    assert [i["conversation_id"] for i in data["waiting"]] == [urgent_old, urgent_new, oldest, middle]
+    first = data["waiting"][0]
+    assert first["urgent"] is True and first["urgent_reason"] == "fraud"
+    assert first["urgent_label"] == "疑似诈骗受害" and first["ticket_id"] == "HO-0002"
+    assert first["summary"]["interrupted_task"] == "转账"
+    assert first["summary"]["interrupted_task_code"] == "transfer_money"
+    assert first["summary"]["last_intent"] == "报告被骗或转错账"
+    assert data["waiting"][1]["urgent_label"] == "银行卡被盗/被抢"
+    assert data["waiting"][2]["urgent"] is False and data["waiting"][2]["urgent_label"] == ""
+    assert data["signature"] == f"{urgent_old}!,{urgent_new}!,{oldest},{middle}"
+
+    page = await support.get_text("/console/queue")
+    order = [page.index(f"/console/conversations/{cid}/take") for cid in (urgent_old, urgent_new, oldest, middle)]
+    assert order == sorted(order)
+    assert page.count('<span class="badge badge-urgent">紧急</span>') == 2
+    for shown in ("疑似诈骗受害", "银行卡被盗/被抢", "HO-0002", "HO-0001", "转账"):
+        assert shown in page, shown
+    assert f'data-queue-ids="{data["signature"]}"' in page
+
+    # A conversation already waiting that becomes urgent moves up.
+    def make_urgent(session: Session) -> None:
+        handoff = session.execute(
+            select(Handoff).join(Conversation).where(Conversation.sender_id == "middle")
+        ).scalar_one()
+        handoff.urgent_reason, handoff.urgent_at = "disputed_transfer", time.time()
+
+    console.db(make_urgent)
+    status, data = await support.get("/api/queue")
+    assert [i["conversation_id"] for i in data["waiting"]] == [middle, urgent_old, urgent_new, oldest]
+    assert data["waiting"][0]["urgent_label"] == "转账争议/转错账"
+
+
+async def test_the_panel_shows_the_handoff_summary_in_chinese(
+    console: Console, rasa: tuple[FakeRasa, str], browsers: Any
+) -> None:
+    conv = add_conversation(
+        console,
+        "panel-1",
+        urgent="fraud",
+        ticket="HO-7788",
+        summary={
+            "last_intent": "human_handoff",
+            "slots": {"payee": "李娜", "pending_request": "transfer_money", "card_operation": "freeze_card"},
+            "verified": "step_up",
+            "interrupted": "transfer_money",
+        },
+    )
+    support = await browsers(SUPPORT)
+    page = await support.get_text(f"/console/conversations/{conv}")
+    panel = page[page.index('id="takeover"'):page.index('id="tags"')]
+    for shown in ("紧急", "疑似诈骗受害", "客户要求转人工", "HO-7788", "中断业务", "转账",
+                  "已短信验证", "收款人", "李娜", "待办业务", "临时冻结银行卡"):
+        assert shown in panel, shown
+    for hidden in ("fraud", "transfer_money", "freeze_card", "human_handoff"):
+        assert hidden not in panel.replace('data-', ''), hidden
+    # The panel comes first in the side column (before tags and notes).
+    assert page.index('id="takeover"') < page.index('id="tags"') < page.index('id="notes"')
+    # Taken: still there, with the reply box.
+    assert (await support.post(f"/console/conversations/{conv}/take"))[0] == 303
+    page = await support.get_text(f"/console/conversations/{conv}")
+    panel = page[page.index('id="takeover"'):page.index('id="tags"')]
+    assert "HO-7788" in panel and "疑似诈骗受害" in panel and 'id="takeover-text"' in panel
+
+
+async def test_the_live_feed_shows_a_clicked_button_as_its_title(
+    console: Console, rasa: tuple[FakeRasa, str], browsers: Any
+) -> None:
+    conv = add_conversation(console, "live-btn")
+    support = await browsers(SUPPORT)
+    await support.post(f"/console/conversations/{conv}/take")
+    status, start = await support.get(f"/api/takeover/{conv}/live")
+
+    def add(session: Session) -> None:
+        now = time.time()
+        session.add_all(
+            [
+                Message(conversation_id=conv, ts=now, kind="bot", text="请问是哪张卡？",
+                        data={"buttons": CARD_BUTTONS}),
+                Message(conversation_id=conv, ts=now, kind="user", text='/inform{"card_last4": "5678"}',
+                        intent="inform", confidence=1.0),
+            ]
+        )
+
+    console.db(add)
+    status, data = await support.get(f"/api/takeover/{conv}/live?after={start['cursor']}")
+    bot_message, click = data["messages"]
+    assert click["text"] == "信用卡（尾号5678）" and click["button"] is True
+    # The bot message was before the cursor: its buttons are still found.
+    status, again = await support.get(f"/api/takeover/{conv}/live?after={bot_message['id']}")
+    assert [m["text"] for m in again["messages"]] == ["信用卡（尾号5678）"]
 
 
 async def test_queue_needs_a_support_login(console: Console, browsers: Any) -> None:
@@ -716,6 +816,27 @@ async def test_hand_back_resumes_the_interrupted_task(
     assert status == 409  # already handed back
 
 
+async def test_hand_back_resumes_a_transfer_that_went_through_verification(
+    console: Console, rasa: tuple[FakeRasa, str], browsers: Any
+) -> None:
+    fake, _ = rasa
+    fake.events["back-verified"] = transfer_then_handoff()
+    conv = add_conversation(console, "back-verified")
+    support = await browsers(SUPPORT)
+    assert (await support.post(f"/console/conversations/{conv}/take"))[0] == 303
+    status, _, body = await support.post(
+        f"/console/conversations/{conv}/hand-back", {"resume_task": "1"}, json=True
+    )
+    assert status == 200 and body["resumed_task"] == "transfer_money"
+    assert fake.kinds("back-verified")[-2:] == ["resume", "trigger:transfer_money"]
+    assert "转账" in fake.sent("back-verified")[-1]["text"]
+    (entry,) = audit_entries(console, "hand_back")
+    assert entry.detail["resumed_task"] == "transfer_money"
+    admin = await browsers(ADMIN)
+    audit_page = await admin.get_text("/console/admin/audit?action=hand_back")
+    assert "继续业务：转账" in audit_page
+
+
 async def test_hand_back_without_resuming(
     console: Console, rasa: tuple[FakeRasa, str], browsers: Any
 ) -> None:
@@ -848,3 +969,26 @@ async def test_panel_offers_what_the_status_allows(console: Console) -> None:
     trainer = CurrentUser(id=9, username="trainer", display_name="训练师", role="trainer")
     read_only = render_panel(console, {"id": 5, "status": "waiting"}, trainer)
     assert "<form" not in read_only and "data-live-url" not in read_only
+
+
+async def test_a_proactive_takeover_shows_the_task_under_way(
+    console: Console, rasa: tuple[FakeRasa, str], browsers: Any
+) -> None:
+    from bot.console.ingest import Projector
+
+    script = Script(time.time() - 60).session_start().transfer_started_unverified()
+    console.db(lambda s: Projector(console.settings).apply(s, script.for_sender("proactive-2")))
+    conv = console.db(
+        lambda s: s.execute(
+            select(Conversation.id).where(Conversation.sender_id == "proactive-2")
+        ).scalar_one()
+    )
+    support = await browsers(SUPPORT)
+    assert (await support.post(f"/console/conversations/{conv}/take"))[0] == 303
+    page = await support.get_text(f"/console/conversations/{conv}")
+    summary = page[page.index('id="takeover-summary"'):page.index('id="tags"')]
+    assert "客服主动接入" in summary and "转账" in summary
+    status, data = await support.get("/api/queue")
+    (mine,) = data["mine"]
+    assert mine["reason_label"] == "客服主动接入"
+    assert mine["summary"]["interrupted_task"] == "转账"

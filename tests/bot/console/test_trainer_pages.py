@@ -191,7 +191,11 @@ async def test_a_missed_message_appears_with_prediction_and_tokens(anon, db, set
     group = html[html.index(MISSED) - 3000 :]
     assert "低置信度" in html and "未识别" in html
     assert "data-predicted>transfer_money<" in html
+    # Trainers see the technical name and, beside it, the label staff read.
+    assert 'data-predicted>transfer_money</strong> <span class="tr-intent-label">转账</span>' in html
     assert 'data-pick-intent="check_balance"' in html and 'value="0.32"' in html
+    assert '>check_balance</button> <span class="small tr-intent-label">查询余额</span>' in html
+    assert '<option value="transfer_money">transfer_money（转账）</option>' in html
     # jieba tokens as boxes, with offsets the annotator uses.
     assert '<span class="tr-tok" data-start="3" data-end="5">李娜</span>' in group
     pieces = re.search(r"<div class=\"tr-example\" data-example>(.*?)</div>", group).group(1)
@@ -680,7 +684,8 @@ async def test_finished_jobs_show_their_results(anon, db, settings):
     html = await (await anon.get(f"/console/trainer/jobs/{cv.id}")).text()
     result = html[html.index('id="tr-cv-result"') :]
     assert "交叉验证结果（3 折）" in result and "0.5 / 1.0 / 0.5" in result
-    assert '<td class="mono">greet</td>' in result
+    # The technical name, with the intent's label beside it.
+    assert '<td><span class="mono">greet</span> <span class="small muted">问候</span></td>' in result
     assert f'src="/console/trainer/jobs/{cv.id}/confusion.png"' in result
     assert "fold 2/3: train" in html  # the log
     assert "取消任务" not in html  # not running here

@@ -61,7 +61,7 @@
     return new Chart(document.getElementById("chart-intents"), {
       type: "bar",
       data: {
-        labels: rows.map(function (r) { return r.intent; }),
+        labels: rows.map(function (r) { return r.label || r.intent; }),
         datasets: [{ label: "客户消息数", data: rows.map(function (r) { return r.count; }), backgroundColor: PALETTE[1] }]
       },
       options: {

@@ -1,6 +1,7 @@
 // Live takeover in the staff console (no inline scripts: CSP script-src 'self').
 //
-// * Queue page: polls /api/queue and reloads when the set of waiting conversations changes.
+// * Queue page: polls /api/queue and reloads when the waiting conversations, their
+//   order or their urgency change.
 // * Takeover panel (transcript page): polls /api/takeover/<id>/live for new customer,
 //   bot and staff messages, and sends replies without reloading the page. For WeChat
 //   it shows how many messages may still be sent (refreshed after each reply and
@@ -29,10 +30,7 @@
     function poll() {
       getJSON("/api/queue")
         .then(function (queue) {
-          var ids = queue.waiting.map(function (item) {
-            return String(item.conversation_id);
-          }).join(",");
-          if (ids !== shown) {
+          if (queue.signature !== shown) {
             window.location.reload();
             return;
           }
@@ -54,6 +52,11 @@
     var who = document.createElement("span");
     who.className = "takeover-who";
     who.textContent = message.kind_label + (message.author ? "（" + message.author + "）" : "");
+    if (message.button) {
+      who.textContent += " · 点击按钮"; // the text is the button's title, not its payload
+    } else if (message.payload) {
+      who.textContent += " · 快捷指令";
+    }
     var when = document.createElement("time");
     when.className = "takeover-time muted small";
     when.textContent = (message.time || "").replace("T", " ").slice(0, 19);
