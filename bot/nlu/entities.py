@@ -1,4 +1,5 @@
-"""Rule-based extraction of amounts, card tails, phone numbers and one-time codes.
+"""Rule-based extraction of amounts, card tails, phone numbers, one-time codes and
+full account numbers.
 
 spaCy's blank Chinese pipeline (character segmenter, no download) tokenises the
 text; ``Matcher`` patterns find numeral runs and ``PhraseMatcher`` patterns the
@@ -27,7 +28,8 @@ from rasa.shared.nlu.training_data.message import Message
 from bot.nlu.normalizer import source_fingerprint
 
 AMOUNT, CARD_LAST4, PHONE, OTP_CODE = "amount", "card_last4", "phone", "otp_code"
-ALL_DIMENSIONS = (AMOUNT, CARD_LAST4, PHONE, OTP_CODE)
+ACCOUNT_NUMBER = "account_number"
+ALL_DIMENSIONS = (AMOUNT, CARD_LAST4, PHONE, OTP_CODE, ACCOUNT_NUMBER)
 TIME_RANGE = "time_range"
 
 CN_DIGITS = "零〇一二三四五六七八九两壹贰叁肆伍陆柒捌玖十拾"
@@ -213,7 +215,8 @@ class _Run:
 
 
 class NumeralAnalyzer:
-    """Finds amount, card_last4, phone and otp_code mentions in (normalised) text."""
+    """Finds amount, card_last4, phone, otp_code and account_number mentions in
+    (normalised) text."""
 
     def __init__(self) -> None:
         """The spaCy pipeline is built lazily on first use."""
@@ -290,6 +293,11 @@ class NumeralAnalyzer:
         found: list[dict[str, Any]] = []
         used: set = set()
         for group in self._digit_groups(doc, runs):
+            account = self._account_number(group)
+            if account:
+                used.update(id(r) for r in group)
+                found.append(account)
+                continue
             phone = self._find_phone(doc, group)
             if phone:
                 entity, members = phone
@@ -340,6 +348,19 @@ class NumeralAnalyzer:
                     continue
             groups.append([run])
         return groups
+
+    @staticmethod
+    def _account_number(group: list[_Run]) -> Optional[dict[str, Any]]:
+        """A full 16-19 digit account or card number, typed whole or in groups."""
+        digits = "".join(r.digits for r in group)
+        if not 16 <= len(digits) <= 19:
+            return None
+        return {
+            "entity": ACCOUNT_NUMBER,
+            "start": group[0].char_start,
+            "end": group[-1].char_end,
+            "value": digits,
+        }
 
     @classmethod
     def _find_phone(cls, doc, group: list[_Run]) -> Optional[tuple[dict[str, Any], list[_Run]]]:
@@ -468,7 +489,8 @@ def _overlaps(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
 class ChineseEntityExtractor(GraphComponent, EntityExtractorMixin):
-    """Extracts amount, card_last4, phone and otp_code with normalised values."""
+    """Extracts amount, card_last4, phone, otp_code and account_number with normalised
+    values."""
 
     def __init__(self, config: dict[str, Any]) -> None:
         """Keeps the config; the spaCy pipeline is created on first use."""
@@ -478,7 +500,7 @@ class ChineseEntityExtractor(GraphComponent, EntityExtractorMixin):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        """``dimensions``: the entity types to extract (default: all four)."""
+        """``dimensions``: the entity types to extract (default: all of them)."""
         return {"dimensions": list(ALL_DIMENSIONS)}
 
     @staticmethod

@@ -161,6 +161,9 @@ _MONTH_RE = re.compile(r"(?:" + _NUM + r"年)?" + _NUM + r"月(?!份?内)")
 _UNIT_RE = re.compile(_RECENT + _NUM + r"个?(天|日|周|星期|礼拜|月|年)")
 
 
+_MONTH_TYPO_RE = re.compile(r"(上上|上|这|本|下)个?[越阅悦粤]")
+
+
 def parse_time_range(text: str, today: date) -> Optional[DateRange]:
     """Returns the inclusive (start, end) dates meant by ``text``, or None.
 
@@ -169,6 +172,8 @@ def parse_time_range(text: str, today: date) -> Optional[DateRange]:
     if not text:
         return None
     text = re.sub(r"\s+", "", text)
+    # A homophone typed for 月 ("上个越", "这个阅"), common with pinyin input.
+    text = _MONTH_TYPO_RE.sub(r"\1个月", text)
     unit = _UNIT_RE.search(text)
     if unit and (re.search(r"最近|近|过去|前|内|以来", text) or "个" in unit.group(0)):
         return _unit_range(unit, today)

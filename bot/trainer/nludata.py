@@ -45,7 +45,7 @@ NOT_TOPICS = frozenset({"lookups", "regex"})  # data/nlu files without intents
 RESERVED_INTENTS = frozenset({"nlu_fallback", RETRIEVAL_INTENT})
 # ChineseEntityExtractor's default dimensions (bot.nlu.entities.ALL_DIMENSIONS; a test
 # keeps the two equal). config.yml may narrow them with `dimensions`.
-EXTRACTOR_ENTITIES = ("amount", "card_last4", "phone", "otp_code")
+EXTRACTOR_ENTITIES = ("amount", "card_last4", "phone", "otp_code", "account_number")
 EXTRACTOR_COMPONENT = "ChineseEntityExtractor"
 MAX_EXAMPLE_CHARS = 300
 NLU_VERSION = '"3.1"'
@@ -1176,6 +1176,11 @@ def create_intent(
         )
 
 
+# Actions that send the topic the ResponseSelector picked: Rasa's own utter_faq, or the
+# project's action_faq (the same answer with the bank's phone numbers filled in).
+FAQ_ANSWERERS = frozenset({f"utter_{RETRIEVAL_INTENT}", f"action_{RETRIEVAL_INTENT}"})
+
+
 def faq_wiring_problems(project: ProjectPaths) -> list[str]:
     """What is missing for a new faq/<name> to be answered without code (empty: nothing)."""
     problems = []
@@ -1192,14 +1197,12 @@ def faq_wiring_problems(project: ProjectPaths) -> list[str]:
         for block in (document.get("rules") or []) + (document.get("stories") or []):
             steps = [s for s in block.get("steps") or [] if isinstance(s, dict)]
             for first, second in zip(steps, steps[1:], strict=False):
-                if (
-                    first.get("intent") == RETRIEVAL_INTENT
-                    and second.get("action") == f"utter_{RETRIEVAL_INTENT}"
-                ):
+                if first.get("intent") == RETRIEVAL_INTENT and second.get("action") in FAQ_ANSWERERS:
                     answered = True
     if not answered:
         problems.append(
-            f"no rule answers intent '{RETRIEVAL_INTENT}' with utter_{RETRIEVAL_INTENT}"
+            f"no rule answers intent '{RETRIEVAL_INTENT}' with "
+            f"{' or '.join(sorted(FAQ_ANSWERERS))}"
         )
     return problems
 

@@ -383,3 +383,26 @@ def test_amounts_around_terms_and_currencies(analyzer, text, expected):
 )
 def test_terms_risk_levels_and_ticket_numbers_are_not_amounts(analyzer, text):
     assert found(analyzer, text) == []
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("6222 0212 3456 7890 123", [("account_number", "6222021234567890123")]),
+        ("6222-0212-3456-7890", [("account_number", "6222021234567890")]),
+        (
+            "转2万到6222021234567890123 收款人叫陈明",
+            [("amount", "20000"), ("account_number", "6222021234567890123")],
+        ),
+        (
+            "给6216610200000561234转五千",
+            [("account_number", "6216610200000561234"), ("amount", "5000")],
+        ),
+    ],
+)
+def test_full_account_numbers(analyzer, text, expected):
+    assert found(analyzer, text) == expected
+
+
+def test_fifteen_digits_are_no_account_number(analyzer):
+    assert ("account_number", "622202123456789") not in found(analyzer, "622202123456789")

@@ -58,9 +58,9 @@ def test_spans_follow_the_text(raw, spans, expected_text, expected_values):
 
 def test_length_changing_conversion_does_not_shift_spans(monkeypatch):
     """If t2s ever maps a phrase to a different length, later spans stay right."""
-    import bot.nlu.normalizer as normalizer
+    import bot.nlu.text as text_module
 
-    monkeypatch.setattr(normalizer, "to_simplified", lambda s: s.replace("長長", "长"))
+    monkeypatch.setattr(text_module, "to_simplified", lambda s: s.replace("長長", "长"))
     text, spans = normalize_with_spans("長長的給李娜", [(4, 6)])
     assert text == "长的給李娜"
     assert text[spans[0][0] : spans[0][1]] == "李娜"

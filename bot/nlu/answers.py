@@ -1,0 +1,390 @@
+"""Reading customers' short answers: is this an attempt at the question asked, which
+card operation does a message ask for, which option of a choice does it pick.
+
+The form validation actions use these so that only an attempt at the requested slot
+gets a format error; a question, a new request or a change of mind is left to the
+dialogue rules (the form asks its question again afterwards).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.nlu.text import normalize_text
+
+_CN_DIGITS = "零〇一二三四五六七八九幺"
+_DIGIT_RUN = re.compile(rf"[0-9{_CN_DIGITS}]")
+_SEPARATORS = re.compile(r"(?<=[0-9" + _CN_DIGITS + r"])[\s\-－—_.]+(?=[0-9" + _CN_DIGITS + r"])")
+RESEND = re.compile(r"重新发|重发|再发|没收到|没有收到|收不到|resend", re.IGNORECASE)
+
+
+def _clean(text: str | None) -> str:
+    return normalize_text(str(text or "")).strip()
+
+
+def longest_digit_run(text: str | None) -> int:
+    """Length of the longest run of digits (Arabic or 一二三 spelled), spaces and
+    dashes inside a number ignored: "138 0013 8000" -> 11, "一三八" -> 3."""
+    joined = _SEPARATORS.sub("", _clean(text))
+    best = current = 0
+    for ch in joined:
+        current = current + 1 if _DIGIT_RUN.fullmatch(ch) else 0
+        best = max(best, current)
+    return best
+
+
+def account_digits(text: str | None) -> str | None:
+    """A 16-19 digit account number typed with spaces or dashes anywhere, else None."""
+    joined = _SEPARATORS.sub("", _clean(text))
+    for match in re.finditer(r"\d+", joined):
+        if 16 <= len(match.group(0)) <= 19:
+            return match.group(0)
+    return None
+
+
+def looks_like_phone(text: str | None) -> bool:
+    """An attempt at a phone number: at least three digits in a row."""
+    return longest_digit_run(text) >= 3
+
+
+def looks_like_code(text: str | None) -> bool:
+    """An attempt at a one-time code (digits), or a request to send it again."""
+    return longest_digit_run(text) >= 3 or bool(RESEND.search(_clean(text)))
+
+
+_AMOUNT_WORDS = re.compile(
+    rf"[0-9{_CN_DIGITS}两十百千万亿]+\s*(?:元|块|万|千|百|k|w|rmb|人民币)|[¥￥]\s*\d|^\s*\d+(?:\.\d+)?\s*$",
+    re.IGNORECASE,
+)
+
+
+def looks_like_amount(text: str | None) -> bool:
+    """An attempt at an amount of money: digits, or a Chinese number with a unit."""
+    cleaned = _clean(text)
+    return bool(_AMOUNT_WORDS.search(cleaned)) or longest_digit_run(cleaned) >= 2
+
+
+CARD_TYPES = {
+    "信用卡": "信用卡",
+    "贷记卡": "信用卡",
+    "储蓄卡": "储蓄卡",
+    "借记卡": "储蓄卡",
+    "工资卡": "储蓄卡",
+    "储蓄": "储蓄卡",
+    "借记": "储蓄卡",
+    "信用": "信用卡",
+    "debit": "储蓄卡",
+    "credit": "信用卡",
+}
+
+
+def card_type_named(text: str | None) -> str | None:
+    """储蓄卡 / 信用卡 when the text names a card type (借记卡, 工资卡 ... too)."""
+    cleaned = _clean(text).lower()
+    for word, card_type in CARD_TYPES.items():
+        if word in cleaned:
+            return card_type
+    return None
+
+
+def looks_like_card(text: str | None) -> bool:
+    """An attempt at naming a card: four digits, 尾号..., or a card type."""
+    cleaned = _clean(text)
+    return (
+        bool(re.search(r"尾号|后四位|末四位", cleaned))
+        or bool(re.search(r"(?<![\d¥])\d{4}(?!\d)(?!\s*(?:元|块|万|千|百|\.\d))", _SEPARATORS.sub("", cleaned)))
+        or card_type_named(cleaned) is not None
+    )
+
+
+# ---------------------------------------------------------------------------
+# which card operation a message asks for
+
+FREEZE = "freeze_card"
+LOST = "report_card_lost"
+UNFREEZE = "unfreeze_card"
+
+_UNFREEZE_WORDS = re.compile(r"解冻|解除冻结|解锁|解封|恢复使用|恢复正常|重新启用|取消冻结|unfreeze", re.I)
+_FREEZE_WORDS = re.compile(r"冻|锁|暂停|停用|先停|停一下|停掉|止付|封|freeze|lock", re.I)
+_REPORT_WORDS = re.compile(r"挂失|挂矢|补卡|补办|补一张|换新卡|作废|注销这张|lost report", re.I)
+_LOSS_EVENT_WORDS = re.compile(
+    r"丢|掉了|遗失|不见|找不到|找不着|没了|落在|偷|抢|被盗|盗了|被扒|划开|lost|stolen", re.I
+)
+_THEFT_WORDS = re.compile(r"偷|抢|被盗|盗了|扒手|被扒|划开|划破|stolen", re.I)
+# "挂失是不是就不能用了 那算了": a mention the customer turns away from.
+_NEGATION_BEFORE = re.compile(r"(?:不|别|不要|不用|不想|先不|没必要)\s*$")
+_CLAUSE_SPLIT = re.compile(r"[，,。.!！?？;；\s]+|还是|算了|那就|改成|换成")
+
+
+@dataclass(frozen=True)
+class CardRequest:
+    """What a message about a card asks for.
+
+    ``operation`` is set only when the message is unambiguous; ``last`` is the
+    operation named last (a change of mind: "那算了 还是先冻结吧").
+    """
+
+    operation: str | None
+    last: str | None
+    stolen: bool
+    loss_event: bool
+
+
+def _mentions(text: str) -> list[tuple[int, str]]:
+    """(position, operation) of every operation word not negated right before it."""
+    found: list[tuple[int, str]] = []
+    for pattern, operation in ((_UNFREEZE_WORDS, UNFREEZE), (_REPORT_WORDS, LOST)):
+        for match in pattern.finditer(text):
+            if not _NEGATION_BEFORE.search(text[: match.start()]):
+                found.append((match.start(), operation))
+    unfreeze_spans = [m.span() for m in _UNFREEZE_WORDS.finditer(text)]
+    for match in _FREEZE_WORDS.finditer(text):
+        if any(s <= match.start() < e for s, e in unfreeze_spans):
+            continue
+        if not _NEGATION_BEFORE.search(text[: match.start()]):
+            found.append((match.start(), FREEZE))
+    return sorted(found)
+
+
+def card_request(text: str | None) -> CardRequest:
+    """Reads a card request. Freeze words with a loss (丢/偷/抢) or 挂失 in the same
+    message are ambiguous (operation None): the bot asks 临时冻结 or 挂失."""
+    cleaned = _clean(text)
+    mentions = _mentions(cleaned)
+    named = {operation for _, operation in mentions}
+    last_clause = next(
+        (
+            clause
+            for clause in reversed(_CLAUSE_SPLIT.split(cleaned))
+            if _mentions(clause)
+        ),
+        "",
+    )
+    clause_ops = [op for _, op in _mentions(last_clause)]
+    last = clause_ops[-1] if clause_ops else None
+    loss_event = bool(_LOSS_EVENT_WORDS.search(cleaned))
+    stolen = bool(_THEFT_WORDS.search(cleaned))
+    operation: str | None = None
+    if named == {UNFREEZE}:
+        operation = UNFREEZE
+    elif named == {LOST}:
+        operation = LOST
+    elif named == {FREEZE} and not loss_event:
+        operation = FREEZE
+    return CardRequest(operation=operation, last=last, stolen=stolen, loss_event=loss_event)
+
+
+# ---------------------------------------------------------------------------
+# picking an option of a multiple-choice question
+
+_LETTERS = "ABCDEFGH"
+_CN_ORDINALS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6}
+
+
+def _numbers(text: str) -> list[int]:
+    values = [int(n) for n in re.findall(r"\d+", text)]
+    for word, value in (("十", 10),):
+        if word in text and not values:
+            values.append(value)
+    return values
+
+
+def match_option(text: str | None, options: Sequence[tuple[str, str]]) -> str | None:
+    """The id of the option ``text`` picks: a letter ("b", "选B"), a number ("2",
+    "第二个"), or free words that fit one option best ("30岁到50岁" -> "31-50岁").
+    ``options`` are (id, text) pairs in order. None when nothing fits."""
+    cleaned = _clean(text)
+    if not cleaned or not options:
+        return None
+    ids = [option_id for option_id, _ in options]
+    letter = re.fullmatch(r"(?:选|选项|答案|我选)?\s*([A-Ha-h])\s*(?:吧|项|选项|。|\.)?", cleaned)
+    if letter and letter.group(1).upper() in ids:
+        return letter.group(1).upper()
+    number = re.fullmatch(r"(?:选|第)?\s*(\d|[一二两三四五六])\s*(?:个|项|条|吧|。|\.)?", cleaned)
+    if number:
+        raw = number.group(1)
+        index = int(raw) if raw.isdigit() else _CN_ORDINALS[raw]
+        if 1 <= index <= len(options):
+            return ids[index - 1]
+        return None  # "9" for four options: a slip, not an age
+    # A whole option text typed or pasted ("B. 31-50岁" from a button title).
+    for option_id, option_text in options:
+        if _clean(option_text) and _clean(option_text) in cleaned:
+            return option_id
+    return _best_fit(cleaned, options)
+
+
+def _best_fit(text: str, options: Sequence[tuple[str, str]]) -> str | None:
+    """Numbers decide first (age or amount ranges), then shared characters."""
+    said = _numbers(text)
+    scores: list[tuple[float, str]] = []
+    for option_id, option_text in options:
+        option = _clean(option_text)
+        score = 0.0
+        bounds = _numbers(option)
+        if said and bounds:
+            low, high = min(bounds), max(bounds)
+            if "以下" in option or "以内" in option or "不到" in option or "少于" in option:
+                low = 0
+            if "以上" in option or "超过" in option or "多于" in option:
+                high = 10**9
+            inside = sum(1 for n in said if low <= n <= high)
+            near = sum(1 for n in said if abs(n - low) <= 1 or abs(n - high) <= 1)
+            score += 2.0 * inside + 0.5 * near
+        shared = set(text) & set(option) - set("的了是我在有和或及与，,。.、 ")
+        score += 0.1 * len(shared)
+        scores.append((score, option_id))
+    scores.sort(reverse=True)
+    if not scores or scores[0][0] < 0.3:
+        return None
+    if len(scores) > 1 and scores[0][0] - scores[1][0] < 0.15:
+        return None  # two options fit as well: ask again rather than guess
+    return scores[0][1]
+
+
+# ---------------------------------------------------------------------------
+# a person's name typed for a payee ("收款人叫陈明", "陈明 6222...")
+
+_NAME_NOISE = re.compile(
+    r"收款人|收款方|户名|名字|姓名|对方|账户|帐户|账号|帐号|卡号|银行卡|他行|本行|转账|转帐|"
+    r"转给|转到|打给|汇给|打到|帮我|一下|我要|我想|麻烦|请|给|转|到|叫|是|的|为|"
+    r"他|她|它|我|钱|吧|呢|啊|哦|嗯|了|和|跟|"
+    r"[0-9\s，,。.!！?？:：、\-]"
+)
+# Amounts go first, so that 三 in 张三 survives while 两万 / 3千元 do not.
+_AMOUNT_NOISE = re.compile(r"[0-9零〇一二三四五六七八九两十百千万亿.]+(?:元|块|万|千|百)+|[0-9]+")
+_NOT_NAMES = frozenset(
+    {"确认", "取消", "好的", "不对", "算了", "不用", "可以", "没有", "不知道", "知道",
+     "不是", "对的", "是的", "行吧", "稍等", "等等", "新的", "新人", "朋友", "家人",
+     "老婆", "老公", "妈妈", "爸爸", "儿子", "女儿", "同事", "自己"}
+)
+
+
+def person_name(text: str | None) -> str | None:
+    """A 2-4 character Chinese name left once amounts, account numbers and the words
+    around them are taken out, else None."""
+    cleaned = _clean(text)
+    if re.search(r"[吗么啥什怎哪谁]", cleaned):
+        return None
+    rest = _NAME_NOISE.sub("", _AMOUNT_NOISE.sub("", cleaned))
+    if not re.fullmatch(r"[\u4e00-\u9fff·]{2,4}", rest) or rest in _NOT_NAMES:
+        return None
+    return rest
+
+
+# ---------------------------------------------------------------------------
+# elliptical follow-ups ("港币呢", "那饿了么呢")
+
+_FOLLOW_UP = re.compile(r"(?:呢|的呢|呢\?|呢？|的呢\?|呢吗)\s*$|^\s*(?:那|那么|还有|再|也)")
+
+
+def is_follow_up(text: str | None) -> bool:
+    """A short message that changes one thing of the previous question."""
+    cleaned = _clean(text)
+    return bool(cleaned) and len(cleaned) <= 14 and bool(_FOLLOW_UP.search(cleaned))
+
+
+# What customers call the kinds of a statement -> the bank's kind filter.
+_KIND_WORDS = (
+    (re.compile(r"转出|转出去|转走|转给"), "转出"),
+    (re.compile(r"转入|转进|别人转"), "转入"),
+    (re.compile(r"收入|进账|入账|到账|工资|收到"), "收入"),
+    (re.compile(r"缴费|水电|电费|水费|燃气|煤气|话费|交了多少"), "缴费"),
+    (re.compile(r"转账|汇款"), "转账"),
+    (re.compile(r"消费|购物|刷卡|买东西|买了"), "消费"),
+    (re.compile(r"支出|花|开销|开支|用了|出账"), "支出"),
+)
+
+
+_BOTH_WAYS = re.compile(r"(?:收入|进账).{0,4}(?:和|跟|与|及|、).{0,4}(?:支出|花|消费)|(?:支出|消费|花).{0,4}(?:和|跟|与|及|、).{0,4}(?:收入|进账)|收支")
+
+
+def both_ways(text: str | None) -> bool:
+    """"收入和支出各多少": a statement of money in and out."""
+    return bool(_BOTH_WAYS.search(_clean(text)))
+
+
+def statement_kind(value: str | None) -> str | None:
+    """转出 / 转入 / 收入 / 缴费 / 转账 / 消费 / 支出 for what the customer said, else
+    None (nothing said, or both ways: "收入和支出各多少")."""
+    cleaned = _clean(value)
+    if not cleaned or _BOTH_WAYS.search(cleaned):
+        return None
+    return next((kind for pattern, kind in _KIND_WORDS if pattern.search(cleaned)), None)
+
+
+# ---------------------------------------------------------------------------
+# foreign exchange: which way, spot or cash, which currency the amount is in
+
+BUY_FOREIGN = "buy"  # the customer pays CNY and gets foreign currency (bank sells)
+SELL_FOREIGN = "sell"  # the customer gets CNY for foreign currency (bank buys)
+
+# Explicit verbs decide first ("我想买1000美元 要多少人民币" buys), then question forms.
+_SELL_VERBS = re.compile(r"卖|结汇|换回人民币|换成人民币|兑成人民币|兑换成人民币|换人民币")
+_BUY_VERBS = re.compile(r"买|购汇|购买|取.{0,6}(?:现钞|现金)")
+_SELL_QUESTIONS = re.compile(r"能换多少人民币|可以换多少人民币|能兑多少|是多少人民币|合多少|折合|值多少|等于多少人民币")
+_BUY_QUESTIONS = re.compile(r"要多少|需要多少|得多少|花多少|多少钱|用多少")
+_CASH_WORDS = re.compile(r"(?<!不是)(?<!不要)(?<!不用)(?:现钞|现金|纸币|钞票|cash)", re.IGNORECASE)
+_CNY_AFTER = re.compile(r"^\s*(?:元|块|圆|人民币|rmb|cny)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class FxRequest:
+    direction: str | None  # BUY_FOREIGN, SELL_FOREIGN, or None (not said)
+    cash: bool | None  # True 现钞, False 现汇 said outright, None not said
+    amount_in_cny: bool  # the amount is of CNY ("1万块能换多少美元")
+
+
+def fx_request(text: str | None, amount_end: int | None = None) -> FxRequest:
+    """Reads an exchange question. ``amount_end``: where the amount entity ends in
+    ``text`` (what follows it says which currency the amount is in)."""
+    cleaned = _clean(text)
+    amount_in_cny = False
+    if amount_end is not None and 0 <= amount_end <= len(cleaned):
+        amount_in_cny = bool(_CNY_AFTER.match(cleaned[amount_end:]))
+    direction: str | None = None
+    if amount_in_cny or _BUY_VERBS.search(cleaned):
+        direction = BUY_FOREIGN
+    elif _SELL_VERBS.search(cleaned) or _SELL_QUESTIONS.search(cleaned):
+        direction = SELL_FOREIGN
+    elif _BUY_QUESTIONS.search(cleaned):
+        direction = BUY_FOREIGN
+    cash: bool | None = None
+    if _CASH_WORDS.search(cleaned):
+        cash = True
+    elif "现汇" in cleaned:
+        cash = False
+    return FxRequest(direction=direction, cash=cash, amount_in_cny=amount_in_cny)
+
+
+_QUESTION = re.compile(r"多久|多长时间|怎么|为什么|为啥|什么时候|几天|啥意思|什么意思|吗\s*[？?]?$|呢\s*[？?]?$|[？?]\s*$")
+
+
+def is_question(text: str | None) -> bool:
+    """A question rather than an answer ("这个评估做完多久有效啊")."""
+    return bool(_QUESTION.search(_clean(text)))
+
+
+# ---------------------------------------------------------------------------
+# a typed confirmation ("确认挂失", "好的 转吧") or refusal ("先不挂了")
+
+_NO = re.compile(r"不要|不用|取消|算了|先不|不转|不挂|不冻|不办|别|等等|等一下|不对|不行|no\b", re.I)
+_YES = re.compile(
+    r"确认|确定|没问题|可以|好的|是的|对的|行|办吧|转吧|挂失吧|冻结吧|解冻吧|挂吧|冻吧|ok|okay|yes|嗯",
+    re.I,
+)
+_BARE_YES = re.compile(r"^\s*(?:是|好|对|嗯+|恩|确|yes|y)\s*[。！!.~～]*\s*$", re.I)
+
+
+def confirmation(text: str | None) -> bool | None:
+    """True for a confirmation, False for a refusal, None when the text is neither."""
+    cleaned = _clean(text)
+    if not cleaned:
+        return None
+    if _NO.search(cleaned):
+        return False
+    if _YES.search(cleaned) or _BARE_YES.match(cleaned):
+        return True
+    return None

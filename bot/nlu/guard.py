@@ -1,0 +1,190 @@
+"""A safety net for the intents that must never be missed (a Rasa graph component).
+
+DIET learns from examples and can miss an urgent message written in an unusual way
+("我被詐騙了 對方說是客服 我把驗證碼給他了", "刚在路上被抢了 钱包手机全没了"). A bank
+cannot let a fraud victim get a menu, so a few unmistakable wordings set the intent
+after DIET, before the fallback classifier decides whether the NLU was sure:
+
+* report_fraud: scams, a code given away, money taken without the customer;
+* report_card_lost: a stolen or robbed card or wallet (the card action then asks
+  临时冻结 or 挂失, freeze first, with the police advice);
+* freeze_card: a card to stop or lock ("信用卡帮我停了吧"; with a loss in the same
+  message the card action asks 临时冻结 or 挂失);
+* dispute_charge: a charge the customer did not make or that was taken twice;
+* human_handoff: customers who cannot type or read the screen, or ask for a person.
+
+Text without Chinese, digits or a known Latin word (emoji, keyboard mashing) is marked
+not understood. Only these; everything else stays DIET's. A question about preventing fraud keeps its
+FAQ answer. The intent is kept when DIET already chose it or a close relative.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.nlu.normalizer import source_fingerprint
+from bot.nlu.text import normalize_text
+
+INTENT_RANKING = "intent_ranking"
+GUARD_CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class Guard:
+    intent: str
+    pattern: re.Pattern[str]
+    unless: Optional[re.Pattern[str]] = None
+    # DIET's choices that already serve the message (kept as they are).
+    accepts: frozenset[str] = frozenset()
+
+
+_CARD_FAMILY = frozenset({"report_card_lost", "freeze_card"})
+GUARDS = (
+    Guard(
+        "report_fraud",
+        re.compile(
+            r"被骗|被诈骗|遇到诈骗|遭遇诈骗|上当受骗|骗子|被人骗|骗了我|骗走|刷单被|杀猪盘|"
+            r"冒充.{0,8}(?:公安|警察|法院|检察|客服|银行)|安全账户|"
+            r"(?:验证码|密码).{0,10}(?:给了|告诉了|发给了|报给了)|"
+            r"(?:发给|告诉|给)(?:他|她|对方|别人|陌生人).{0,6}验证码|"
+            r"验证码.{0,6}(?:发给|给|告诉)(?:他|她|对方|别人)|"
+            r"(?:没|没有)(?:转过|操作过|动过).{0,12}(?:转走|扣了|少了|没了)|盗刷"
+        ),
+        unless=re.compile(
+            r"怎么防|如何防|防止|防范|预防|识别|分辨|怎么判断|常见.{0,4}骗|"
+            r"是不是骗|不会是骗|是骗子吗|骗子吧|怕被骗|担心被骗|会不会被骗|不是.{0,4}骗子"
+        ),
+    ),
+    Guard(
+        "report_card_lost",
+        re.compile(
+            r"(?:卡|钱包|包|皮夹|银行卡|信用卡|储蓄卡).{0,12}(?:被偷|被抢|被盗|偷了|抢了|偷走|抢走|划开)|"
+            r"(?:被偷|被抢|被盗|偷了|抢了|扒手|划开).{0,16}(?:卡|钱包|包)"
+        ),
+        accepts=_CARD_FAMILY | {"report_fraud"},
+    ),
+    Guard(
+        "freeze_card",
+        re.compile(r"(?:卡).{0,8}(?:停|冻|锁)|(?:停|冻|锁)(?:掉|了|住|一下)?.{0,3}(?:卡)"),
+        unless=re.compile(r"解冻|解锁|恢复|停车"),
+        accepts=_CARD_FAMILY | {"report_fraud", "unfreeze_card", "faq"},
+    ),
+    Guard(
+        "dispute_charge",
+        re.compile(
+            r"没刷过|不是我刷|不是我消费|没消费过|没买过|不是我买|重复扣|扣了两次|扣两次|"
+            r"扣了两遍|多扣了|被扣了两"
+        ),
+        accepts=frozenset({"report_fraud"}),
+    ),
+    Guard(
+        "human_handoff",
+        re.compile(
+            r"不会打字|打不了字|字打不|打字(?:太慢|不方便|不会)|看不清|眼睛不好|眼神不好|"
+            r"(?:找|叫|换)(?:个)?(?:真人|人工|工作人员|客服)|转人工|人工客服|"
+            r"(?:让|叫)(?:人|客服|工作人员).{0,4}(?:打电话|联系我)|跟人工|和人工|找人帮|找个人|"
+            r"不会弄|弄不来|不会用这个|搞不懂这个"
+        ),
+        unless=re.compile(r"人工审核|人工智能|人工服务时间"),
+    ),
+)
+
+
+# Latin words a customer may write alone; any other Latin-only text without Chinese or
+# digits ("？？？ 😂😂 asdfgh") is not understood, whatever DIET guessed.
+KNOWN_LATIN = frozenset(
+    "hi hello hey ok okay yes no yep nope thanks thank thx bye byebye balance transfer card "
+    "cards help vip app atm otp cash money bill human person staff sorry please lost freeze "
+    "unfreeze rate rates usd eur hkd jpy gbp rmb cny fx loan mortgage fraud scam queue "
+    "ticket branch".split()
+)
+NOT_UNDERSTOOD = "nlu_fallback"
+
+
+def nonsense(text: str) -> bool:
+    """Text with no Chinese, no digits and no Latin word a customer would mean."""
+    cleaned = normalize_text(text or "")
+    if re.search(r"[\u4e00-\u9fff0-9]", cleaned):
+        return False
+    words = re.findall(r"[A-Za-z]+", cleaned)
+    return not any(word.lower() in KNOWN_LATIN for word in words)
+
+
+def guarded_intent(text: str, predicted: Optional[str]) -> Optional[str]:
+    """The intent ``text`` must get (DIET's own when it is the guard's or a relative
+    of it, so that a right but unsure prediction is not lost to the fallback), or
+    None when no guard applies."""
+    cleaned = normalize_text(text or "")
+    if cleaned.strip() and nonsense(cleaned):
+        return NOT_UNDERSTOOD
+    for guard in GUARDS:
+        if not guard.pattern.search(cleaned):
+            continue
+        if guard.unless is not None and guard.unless.search(cleaned):
+            continue
+        if predicted == guard.intent or predicted in guard.accepts:
+            return predicted
+        return guard.intent
+    return None
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
+class IntentGuard(GraphComponent):
+    """Sets the intents of :data:`GUARDS` for unmistakable wordings."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self._config = config
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def fingerprint_addon(cls, config: dict[str, Any]) -> Optional[str]:
+        """Re-run downstream nodes when the wordings change."""
+        return source_fingerprint([Path(__file__)])
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> IntentGuard:
+        return cls(config)
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            text = message.get(TEXT) or ""
+            if text.startswith("/"):
+                continue  # a button payload names its intent itself
+            current = message.get(INTENT) or {}
+            intent = guarded_intent(text, current.get(INTENT_NAME_KEY))
+            confidence = float(current.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
+            if intent is None or (
+                intent == current.get(INTENT_NAME_KEY) and confidence >= GUARD_CONFIDENCE
+            ):
+                continue
+            ranking = [r for r in message.get(INTENT_RANKING) or [] if r.get("name") != intent]
+            # The others keep their order, scaled into what is left.
+            rest = sum(float(r.get(PREDICTED_CONFIDENCE_KEY) or 0) for r in ranking) or 1.0
+            scale = (1.0 - GUARD_CONFIDENCE) / rest
+            ranking = [
+                {**r, PREDICTED_CONFIDENCE_KEY: float(r.get(PREDICTED_CONFIDENCE_KEY) or 0) * scale}
+                for r in ranking
+            ]
+            top = {INTENT_NAME_KEY: intent, PREDICTED_CONFIDENCE_KEY: GUARD_CONFIDENCE}
+            message.set(INTENT, top, add_to_output=True)
+            message.set(INTENT_RANKING, [dict(top), *ranking], add_to_output=True)
+        return messages

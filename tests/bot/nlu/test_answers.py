@@ -1,0 +1,162 @@
+"""Reading short answers: attempts at a slot, card operations, options, FX questions."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.nlu.answers import (
+    BUY_FOREIGN,
+    FREEZE,
+    LOST,
+    SELL_FOREIGN,
+    UNFREEZE,
+    account_digits,
+    card_request,
+    card_type_named,
+    fx_request,
+    is_follow_up,
+    longest_digit_run,
+    looks_like_amount,
+    looks_like_card,
+    looks_like_code,
+    looks_like_phone,
+    match_option,
+    person_name,
+    statement_kind,
+)
+
+
+@pytest.mark.parametrize(
+    "text, attempt",
+    [
+        ("13800138000", True),
+        ("138 0013 8000", True),
+        ("1380013800", True),  # a typo is still an attempt (and gets a format error)
+        ("一三八零零一三八零零零", True),
+        ("我那个卡的密码忘记了 咋整", False),
+        ("我不会打字 能不能让人给我打电话", False),
+        ("附近有没有网店", False),
+        ("手机号忘了", False),
+    ],
+)
+def test_only_digits_are_an_attempt_at_a_phone_number(text: str, attempt: bool) -> None:
+    assert looks_like_phone(text) is attempt
+
+
+def test_a_code_attempt_or_a_resend_request() -> None:
+    assert looks_like_code("246 810")
+    assert looks_like_code("没收到 再发一次")
+    assert not looks_like_code("验证码在哪里看")
+
+
+def test_account_numbers_with_spaces_anywhere() -> None:
+    assert account_digits("6222 0212 3456 7890 123") == "6222021234567890123"
+    assert account_digits("转2万到6222-0212-3456-7890 收款人陈明") == "6222021234567890"
+    assert account_digits("6222 0212 3456") is None  # 12 digits: not a whole number
+    assert longest_digit_run("6222 0212 3456") == 12
+
+
+@pytest.mark.parametrize(
+    "text, operation, last, stolen",
+    [
+        ("我要挂失", LOST, LOST, False),
+        ("卡丢了 帮我挂失", LOST, LOST, False),
+        ("先冻结一下", FREEZE, FREEZE, False),
+        ("卡找到了，帮我解冻吧", UNFREEZE, UNFREEZE, False),
+        ("不用挂失了 冻结就行", FREEZE, FREEZE, False),
+        # a loss or theft with a freeze word: ambiguous, the bot asks
+        ("钱包被偷了 卡都在里面 先把卡冻上 快点", None, FREEZE, True),
+        ("我的卡丢了", None, None, False),
+        ("lost my card", None, None, False),
+        # a change of mind: the operation named last
+        ("等一下 挂失是不是就不能用了 那算了 还是先冻结吧", None, FREEZE, False),
+        ("卡被抢了", None, None, True),
+    ],
+)
+def test_card_requests(text: str, operation: str | None, last: str | None, stolen: bool) -> None:
+    request = card_request(text)
+    assert (request.operation, request.last, request.stolen) == (operation, last, stolen)
+
+
+def test_card_answers() -> None:
+    assert looks_like_card("尾号1234的")
+    assert looks_like_card("1234")
+    assert looks_like_card("信用卡")
+    assert card_type_named("借记卡") == "储蓄卡"
+    assert card_type_named("信用卡那张") == "信用卡"
+    assert not looks_like_card("等一下 挂失是不是就不能用了 那算了 还是先冻结吧")
+    assert not looks_like_card("卡里还有1000块")  # an amount, not a card's last digits
+
+
+def test_amount_answers() -> None:
+    assert looks_like_amount("两万")
+    assert looks_like_amount("5000")
+    assert looks_like_amount("¥3,500.50")
+    assert not looks_like_amount("确认")
+
+
+AGES = [("A", "30岁以下"), ("B", "31-50岁"), ("C", "51-65岁"), ("D", "65岁以上")]
+
+
+@pytest.mark.parametrize(
+    "text, picked",
+    [
+        ("b", "B"),
+        ("选C", "C"),
+        ("1", "A"),
+        ("3", "C"),
+        ("第二个", "B"),
+        ("30岁到50岁", "B"),
+        ("我今年70了", "D"),
+        ("B. 31-50岁", "B"),
+        ("不知道", None),
+        ("9", None),
+    ],
+)
+def test_options_by_letter_number_or_words(text: str, picked: str | None) -> None:
+    assert match_option(text, AGES) == picked
+
+
+@pytest.mark.parametrize(
+    "text, name",
+    [
+        ("收款人叫陈明", "陈明"),
+        ("转2万到6222021234567890123 收款人叫陈明", "陈明"),
+        ("户名是张三丰", "张三丰"),
+        ("转两万给李四", "李四"),
+        ("好的", None),
+        ("确认", None),
+        ("给我老婆", None),
+        ("她叫什么来着", None),
+    ],
+)
+def test_person_names(text: str, name: str | None) -> None:
+    assert person_name(text) == name
+
+
+@pytest.mark.parametrize(
+    "text, amount_end, direction, cash, in_cny",
+    [
+        ("换5000欧元要多少钱", 5, BUY_FOREIGN, None, False),
+        ("我要买1000美元现钞", 7, BUY_FOREIGN, True, False),
+        ("500美元现钞能换多少人民币", 3, SELL_FOREIGN, True, False),
+        ("1000美元是多少人民币", 4, SELL_FOREIGN, None, False),
+        ("1万块能换多少美元", 2, BUY_FOREIGN, None, True),
+        ("美元现汇价多少", None, None, False, False),
+    ],
+)
+def test_fx_questions(
+    text: str, amount_end: int | None, direction: str | None, cash: bool | None, in_cny: bool
+) -> None:
+    request = fx_request(text, amount_end)
+    assert (request.direction, request.cash, request.amount_in_cny) == (direction, cash, in_cny)
+
+
+def test_follow_ups_and_statement_kinds() -> None:
+    assert is_follow_up("港币呢")
+    assert is_follow_up("那饿了么呢")
+    assert not is_follow_up("我想查一下上个月在美团一共花了多少钱呢")
+    assert statement_kind("进账") == "收入"
+    assert statement_kind("花") == "支出"
+    assert statement_kind("消费") == "消费"
+    assert statement_kind(None) is None

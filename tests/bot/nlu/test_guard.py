@@ -1,0 +1,63 @@
+"""The intent guard: unmistakable urgent wordings never end in a fallback."""
+
+from __future__ import annotations
+
+import pytest
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.nlu.guard import IntentGuard, guarded_intent
+
+
+@pytest.mark.parametrize(
+    "text, predicted, expected",
+    [
+        ("我被詐騙了 對方說是客服 我把驗證碼給他了", "nlu_fallback", "report_fraud"),
+        ("有人说帮我退款 让我把手机收到的验证码发给他 可以发吗", "faq", "report_fraud"),
+        ("我根本没转过账 怎么显示转走了4500", "check_balance", "report_fraud"),
+        ("刚在路上被抢了 钱包手机全没了", "nlu_fallback", "report_card_lost"),
+        ("钱包丢了 信用卡帮我停了吧", "cancel", "freeze_card"),
+        ("信用卡有一笔3000多的消费我根本没刷过", "complain", "dispute_charge"),
+        ("我眼睛不好 字打不清楚 有没有人能帮我", "nlu_fallback", "human_handoff"),
+        # DIET already right (kept, made sure), or a question the guard leaves alone
+        ("卡被偷了", "report_card_lost", "report_card_lost"),
+        ("卡被偷了 先冻上", "freeze_card", "freeze_card"),
+        ("我被詐騙了 對方說是客服 我把驗證碼給他了", "report_fraud", "report_fraud"),
+        ("为什么要手机号啊 安全吗 不会是骗子吧", "ask_explain", None),
+        ("为啥要审核啊 我又不是转给骗子", "ask_explain", None),
+        ("我老伴的卡找不着了 我不会弄这个手机 你们能不能找个人帮帮我", "ticket_status", "human_handoff"),
+        ("怎么防止被骗", "faq", None),
+        ("为什么要人工审核", "faq", None),
+        ("网点能停车吗", "find_branch", None),
+        ("？？？ 😂😂 asdfgh", "recommend_product", "nlu_fallback"),
+        ("ok", "affirm", None),
+        ("check balance", "check_balance", None),
+        ("卡找到了 帮我解冻", "unfreeze_card", None),
+    ],
+)
+def test_guarded_intents(text: str, predicted: str, expected: str | None) -> None:
+    assert guarded_intent(text, predicted) == expected
+
+
+def test_the_guard_sets_the_intent_and_keeps_a_consistent_ranking() -> None:
+    message = Message(
+        data={
+            "text": "我好像被骗了",
+            "intent": {"name": "inform", "confidence": 0.41},
+            "intent_ranking": [
+                {"name": "inform", "confidence": 0.41},
+                {"name": "report_fraud", "confidence": 0.39},
+                {"name": "faq", "confidence": 0.2},
+            ],
+        }
+    )
+    (out,) = IntentGuard({}).process([message])
+    assert out.get("intent") == {"name": "report_fraud", "confidence": 0.95}
+    ranking = out.get("intent_ranking")
+    assert [r["name"] for r in ranking] == ["report_fraud", "inform", "faq"]
+    assert abs(sum(r["confidence"] for r in ranking) - 1.0) < 1e-9
+
+
+def test_a_button_payload_is_left_alone() -> None:
+    message = Message(data={"text": "/faq", "intent": {"name": "faq", "confidence": 1.0}})
+    (out,) = IntentGuard({}).process([message])
+    assert out.get("intent") == {"name": "faq", "confidence": 1.0}
