@@ -62,6 +62,14 @@ FAQ_TOPICS = [
     "overseas_card_use",
     "anti_fraud",
     "wealth_redemption",
+    "close_account",
+    "insurance_cooling_off",
+    "credit_card_apply",
+    "credit_card_repayment",
+    "transfer_arrival_time",
+    "wealth_basics",
+    "freeze_vs_loss",
+    "transfer_limit",
 ]
 
 
