@@ -3,17 +3,42 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import uuid
-from datetime import date
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.base import BankAction, channel_of, services, skip_cleared, slot_str
+from actions.base import (
+    BankAction,
+    TaskFormValidation,
+    channel_of,
+    context_of,
+    is_payload,
+    is_side_question,
+    latest_entities,
+    latest_intent,
+    latest_text,
+    request_text,
+    services,
+    set_context,
+    skip_cleared,
+    slot_str,
+)
 from actions.products import offer_events
-from bot.formatting import card_label, format_cny, parse_amount, short_date
+from bot.formatting import card_label, format_cny, long_date, parse_amount, short_date
+from bot.nlu.answers import (
+    account_digits,
+    both_ways,
+    confirmation,
+    is_follow_up,
+    longest_digit_run,
+    looks_like_amount,
+    person_name,
+    statement_kind,
+)
 from bot.nlu.time_range import parse_time_range
 from bot.services.errors import (
     BadRequest,
@@ -28,6 +53,7 @@ from bot.services.errors import (
 MAX_LINES = 10
 TRANSFER_SLOTS = (
     "payee",
+    "payee_name",
     "amount",
     "transfer_confirmed",
     "transfer_payee_display",
@@ -80,28 +106,71 @@ class ActionCheckBalance(BankAction):
                     available=format_cny(account.available),
                 )
         offer = await offer_events(dispatcher, tracker, token)
-        return [SlotSet("account_type", None), *offer]
+        return [SlotSet("account_type", None), set_context("balance"), *offer]
+
+
+STATEMENT_FILTERS = ("time_range", "txn_kind", "merchant", "card_last4")
+
+
+def statement_filters(tracker: Tracker) -> dict[str, str | None]:
+    """This request's filters; an elliptical follow-up ("那饿了么呢") keeps the ones of
+    the previous statement it does not change."""
+    filters = {name: slot_str(tracker, name) for name in STATEMENT_FILTERS}
+    context = context_of(tracker)
+    if (
+        context.get("topic") == "statement"
+        and not is_payload(tracker)
+        and is_follow_up(latest_text(tracker))
+    ):
+        replaces_kind = filters["merchant"] or filters["txn_kind"]
+        for name in STATEMENT_FILTERS:
+            if filters[name] is None and not (replaces_kind and name in ("merchant", "txn_kind")):
+                filters[name] = context.get(name)
+    return filters
 
 
 class ActionTransactionHistory(BankAction):
+    """A statement by period, kind and merchant, dated by the bank's clock (Beijing
+    time), with totals of what went out and came in."""
+
     intent = "transaction_history"
     sensitive = True
 
     async def perform(self, dispatcher, tracker, domain, token) -> list[EventType]:
-        phrase = slot_str(tracker, "time_range")
-        period = parse_time_range(phrase, date.today()) if phrase else None
-        kind = slot_str(tracker, "txn_kind")
-        merchant = slot_str(tracker, "merchant")
-        transactions = await services().accounts.list_transactions(
+        filters = statement_filters(tracker)
+        phrase, merchant = filters["time_range"], filters["merchant"]
+        kind_said = filters["txn_kind"]
+        said = request_text(tracker, self.intent)
+        # The words decide when they name both ways or a kind the entity missed
+        # ("收入和支出各多少", "水电煤一共交了多少").
+        if is_payload(tracker):
+            kind = statement_kind(kind_said)
+        elif both_ways(said):
+            kind = None
+        else:
+            kind = statement_kind(said) or statement_kind(kind_said)
+        filters["txn_kind"] = kind
+        today = (await services().accounts.bank_now()).date()
+        period = parse_time_range(phrase, today) if phrase else None
+        if period is None and not is_payload(tracker) and parse_time_range(said, today):
+            # The period is in the words even when the NLU missed it ("10月星巴克花了多少").
+            phrase = said
+            period = parse_time_range(said, today)
+            filters["time_range"] = said
+        statement = await services().accounts.statement(
             token,
-            account_last4=slot_str(tracker, "card_last4"),
+            account_last4=filters["card_last4"],
             start=period[0] if period else None,
             end=period[1] if period else None,
             kind=kind,
             merchant=merchant,
-            limit=50,
+            limit=MAX_LINES,
         )
-        label = "".join(x for x in (phrase, merchant, kind) if x)
+        transactions, summary = statement.items, statement.summary
+        when = phrase if phrase and len(phrase) <= 8 else (
+            f"{short_date(period[0])}至{short_date(period[1])}" if period else None
+        )
+        label = "".join(x for x in (when, f"在{merchant}" if merchant else None, kind) if x)
         # Without any filter the replies say "recent" in their own wording.
         suffix = "" if label else "_recent"
         if not transactions:
@@ -110,17 +179,36 @@ class ActionTransactionHistory(BankAction):
             lines = "\n".join(
                 f"{short_date(t.posted_at)} {t.merchant or t.counterparty or t.description} "
                 f"{format_cny(t.amount)}"
-                for t in transactions[:MAX_LINES]
+                for t in transactions
             )
             dispatcher.utter_message(
                 response=f"utter_transactions{suffix}",
                 period=label,
-                count=len(transactions),
+                count=summary.count,
                 lines=lines,
             )
-            if len(transactions) > MAX_LINES:
-                dispatcher.utter_message(response="utter_transactions_more", shown=MAX_LINES)
-        return [SlotSet(name, None) for name in ("time_range", "txn_kind", "merchant", "card_last4")]
+            if summary.has_more:
+                dispatcher.utter_message(response="utter_transactions_more", shown=len(transactions))
+            totals = {"period": label or "以上", "spent": format_cny(summary.spending_total),
+                      "income": format_cny(summary.income_total), "count": summary.count}
+            if kind in ("收入",):
+                dispatcher.utter_message(response="utter_transactions_income_total", **totals)
+            elif kind in ("消费", "支出", "缴费") or (merchant and not summary.income_total):
+                dispatcher.utter_message(response="utter_transactions_spent_total", **totals)
+            else:
+                dispatcher.utter_message(response="utter_transactions_total", **totals)
+        if period:
+            dispatcher.utter_message(
+                response="utter_transactions_period", start=long_date(period[0]), end=long_date(period[1])
+            )
+        return [
+            *(SlotSet(name, None) for name in STATEMENT_FILTERS),
+            set_context("statement", **filters),
+        ]
+
+
+# "再给她转一千": the payee of the last transfer.
+PRONOUN_PAYEE = re.compile(r"[他她]|ta|TA|同一个人|还是给|再给|再转", re.IGNORECASE)
 
 
 class ActionTransferMoney(BankAction):
@@ -131,10 +219,28 @@ class ActionTransferMoney(BankAction):
 
     async def perform(self, dispatcher, tracker, domain, token) -> list[EventType]:
         # Keep a payee/amount the customer already named; start a new idempotency key.
-        return [
+        events: list[EventType] = [
             SlotSet("transfer_confirmed", None),
             SlotSet("transfer_key", uuid.uuid4().hex),
         ]
+        text = request_text(tracker, self.intent)
+        account = account_digits(text) or next(iter(latest_entities(tracker, "account_number")), None)
+        if account:
+            events += [SlotSet("payee", str(account)), SlotSet("payee_name", _holder_name(tracker, text))]
+        elif (
+            not tracker.get_slot("payee")
+            and tracker.get_slot("last_payee")
+            and PRONOUN_PAYEE.search(text)
+            and not is_payload(tracker)
+        ):
+            events.append(SlotSet("payee", tracker.get_slot("last_payee")))
+        return events
+
+
+def _holder_name(tracker: Tracker, text: str) -> str | None:
+    """The account holder's name said with a new account number, if any."""
+    named = [str(v) for v in latest_entities(tracker, "payee") if not str(v).isdigit()]
+    return named[-1] if named else person_name(text)
 
 
 class ActionAskPayee(Action):
@@ -146,6 +252,19 @@ class ActionAskPayee(Action):
     async def run(self, dispatcher, tracker, domain) -> list[EventType]:
         buttons = await payee_buttons(tracker)
         dispatcher.utter_message(response="utter_ask_payee", buttons=buttons)
+        return []
+
+
+class ActionAskPayeeName(Action):
+    """A new account number: asks for the holder's name (the bank checks it)."""
+
+    def name(self) -> str:
+        return "action_ask_payee_name"
+
+    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        dispatcher.utter_message(
+            response="utter_ask_payee_name", last4=str(tracker.get_slot("payee") or "")[-4:]
+        )
         return []
 
 
@@ -163,11 +282,46 @@ async def payee_buttons(tracker: Tracker) -> list[dict[str, str]]:
     ]
 
 
-class ValidateTransferForm(FormValidationAction):
+def _denied(name: str, text: str) -> bool:
+    """"不是李娜 是小李": the name is mentioned to be ruled out."""
+    return bool(re.search(rf"(?:不是|不给|别给|不要给|不转给){re.escape(name)}", text))
+
+
+def _is_account(payee: Any) -> bool:
+    return bool(payee) and str(payee).isdigit()
+
+
+class ValidateTransferForm(TaskFormValidation):
     """Checks payee and amount against the bank (quote) before asking to confirm."""
 
     def name(self) -> str:
         return "validate_transfer_form"
+
+    async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> list[str]:
+        payee_name = ["payee_name"] if _is_account(tracker.get_slot("payee")) else []
+        return ["payee", *payee_name, "amount", "transfer_confirmed"]
+
+    async def is_answer(self, slot: str, value: Any, tracker: Tracker) -> bool:
+        text = str(value or "")
+        if slot == "amount":
+            return bool(latest_entities(tracker, "amount")) or (
+                looks_like_amount(text) and not is_side_question(tracker)
+            )
+        if slot == "payee":
+            if account_digits(text) or longest_digit_run(text) >= 8:
+                return True
+            if latest_entities(tracker, "payee") or is_payload(tracker):
+                return True
+            if is_side_question(tracker) or latest_intent(tracker) in ("affirm", "deny"):
+                return False
+            return person_name(text) is not None
+        if slot == "transfer_confirmed":
+            return isinstance(value, bool) or confirmation(text) is not None
+        if slot == "payee_name":
+            if latest_entities(tracker, "payee"):
+                return True
+            return not is_side_question(tracker) and person_name(text) is not None
+        return True
 
     async def _quote(
         self,
@@ -179,12 +333,15 @@ class ValidateTransferForm(FormValidationAction):
         value = parse_amount(amount)
         if value is None:
             return {}
+        if _is_account(payee) and not tracker.get_slot("payee_name"):
+            return {}  # the holder's name is asked first
         try:
             quote = await services().accounts.quote_transfer(
                 tracker.get_slot("auth_token"),
                 payee=payee,
                 amount=value,
                 channel=channel_of(tracker),
+                payee_name=tracker.get_slot("payee_name") if _is_account(payee) else None,
             )
         except LimitExceeded as exc:
             utter_limit_exceeded(dispatcher, exc, value, channel_of(tracker))
@@ -195,7 +352,10 @@ class ValidateTransferForm(FormValidationAction):
                 available=format_cny(exc.details.get("available", "0")),
             )
             return {"amount": None}
-        except BadRequest:
+        except BadRequest as exc:
+            if exc.details.get("reason") == "name_mismatch":
+                dispatcher.utter_message(response="utter_payee_name_mismatch", last4=payee[-4:])
+                return {"payee_name": None}
             dispatcher.utter_message(response="utter_invalid_amount")
             return {"amount": None}
         except InvalidCardState as exc:
@@ -203,6 +363,10 @@ class ValidateTransferForm(FormValidationAction):
             state = "lost" if exc.details.get("state") == "lost" else "frozen"
             dispatcher.utter_message(response=f"utter_transfer_card_blocked_{state}")
             return {"requested_slot": None}
+        if quote.new_payee and quote.review_threshold is not None:
+            dispatcher.utter_message(
+                response="utter_new_payee_rule", threshold=format_cny(quote.review_threshold)
+            )
         return {
             "transfer_payee_display": card_label(quote.payee_name, quote.payee_last4),
             "transfer_amount_display": format_cny(quote.amount),
@@ -210,29 +374,69 @@ class ValidateTransferForm(FormValidationAction):
             "transfer_review": quote.review,
         }
 
+    async def _quote_if_ready(self, dispatcher, tracker, result: dict[str, Any]) -> dict[str, Any]:
+        """Quotes once payee (with the holder's name for an account) and amount are known."""
+        payee = result.get("payee", tracker.get_slot("payee"))
+        amount = result.get("amount", tracker.get_slot("amount"))
+        if payee and amount:
+            with contextlib.suppress(PayeeNotFound):  # reported by validate_payee
+                result.update(await self._quote(dispatcher, tracker, payee, amount))
+        return result
+
     @skip_cleared
     async def validate_payee(self, slot_value, dispatcher, tracker, domain) -> dict[str, Any]:
-        payee = str(slot_value or "").strip()
-        token = tracker.get_slot("auth_token")
-        digits = "".join(ch for ch in payee if ch.isdigit())
-        if 16 <= len(digits) <= 19 and len(digits) == len(payee.replace(" ", "")):
-            payee = digits
-        else:
-            payees = await services().accounts.list_payees(token)
-            match = next((p for p in payees if p.name == payee or p.name in payee), None)
-            if match is None:
-                dispatcher.utter_message(
-                    response="utter_payee_not_found",
-                    payee=payee,
-                    buttons=await payee_buttons(tracker),
-                )
-                return {"payee": None}
-            payee = match.name
-        result: dict[str, Any] = {"payee": payee}
-        amount = tracker.get_slot("amount")
-        if amount and "amount" not in tracker.slots_to_validate():
-            result.update(await self._quote(dispatcher, tracker, payee, amount))
-        return result
+        text = str(slot_value or "").strip()
+        account = account_digits(text)
+        if account:
+            result: dict[str, Any] = {"payee": account}
+            name = _holder_name(tracker, latest_text(tracker))
+            if name and "payee_name" not in tracker.slots_to_validate():
+                result["payee_name"] = name
+            tracker.slots.update(result)
+            if "amount" in tracker.slots_to_validate():
+                return result  # validate_amount quotes
+            return await self._quote_if_ready(dispatcher, tracker, result)
+        run = longest_digit_run(text)
+        if run >= 8:
+            dispatcher.utter_message(response="utter_invalid_account_number", digits=run)
+            return {"payee": None}
+        payees = await services().accounts.list_payees(tracker.get_slot("auth_token"))
+        said = latest_text(tracker)
+        match = next(
+            (
+                p
+                for p in payees
+                if (p.name == text or p.name in text) and not _denied(p.name, said)
+            ),
+            None,
+        )
+        if match is None:
+            dispatcher.utter_message(
+                response="utter_payee_not_found",
+                payee=person_name(text) or text[:20],
+                buttons=await payee_buttons(tracker),
+            )
+            return {"payee": None}
+        result = {"payee": match.name, "payee_name": None}
+        tracker.slots.update(result)
+        if "amount" in tracker.slots_to_validate():
+            return result
+        return await self._quote_if_ready(dispatcher, tracker, result)
+
+    @skip_cleared
+    async def validate_payee_name(self, slot_value, dispatcher, tracker, domain) -> dict[str, Any]:
+        if not _is_account(tracker.get_slot("payee")):
+            return {"payee_name": None}
+        named = [str(v) for v in latest_entities(tracker, "payee") if not str(v).isdigit()]
+        name = named[-1] if named else person_name(str(slot_value))
+        if not name:
+            dispatcher.utter_message(response="utter_ask_payee_name", last4=str(tracker.get_slot("payee"))[-4:])
+            return {"payee_name": None}
+        result: dict[str, Any] = {"payee_name": name}
+        tracker.slots.update(result)
+        if "amount" in tracker.slots_to_validate():
+            return result
+        return await self._quote_if_ready(dispatcher, tracker, result)
 
     @skip_cleared
     async def validate_amount(self, slot_value, dispatcher, tracker, domain) -> dict[str, Any]:
@@ -241,22 +445,23 @@ class ValidateTransferForm(FormValidationAction):
             dispatcher.utter_message(response="utter_invalid_amount")
             return {"amount": None}
         result: dict[str, Any] = {"amount": str(value)}
-        payee = tracker.get_slot("payee")
-        if payee:
-            # An unknown payee is reported by validate_payee.
-            with contextlib.suppress(PayeeNotFound):
-                result.update(await self._quote(dispatcher, tracker, payee, value))
-        return result
+        if tracker.get_slot("requested_slot") == "payee" and not tracker.get_slot("payee"):
+            # "两万" at the payee prompt: keep the amount, ask for the payee again.
+            dispatcher.utter_message(response="utter_amount_noted", amount=format_cny(value))
+        tracker.slots.update(result)
+        return await self._quote_if_ready(dispatcher, tracker, result)
 
     @skip_cleared
     async def validate_transfer_confirmed(
         self, slot_value, dispatcher, tracker, domain
     ) -> dict[str, Any]:
         changed = tracker.slots_to_validate()
-        if "amount" in changed or "payee" in changed:
+        if "amount" in changed or "payee" in changed or "payee_name" in changed:
             # A correction ("不对，是五千") re-asks with the new details.
             return {"transfer_confirmed": None}
-        return {"transfer_confirmed": slot_value}
+        if isinstance(slot_value, bool):
+            return {"transfer_confirmed": slot_value}
+        return {"transfer_confirmed": confirmation(str(slot_value))}
 
 
 class ActionExecuteTransfer(Action):
@@ -274,13 +479,15 @@ class ActionExecuteTransfer(Action):
             dispatcher.utter_message(response="utter_transfer_cancelled")
             return reset_transfer()
         key = tracker.get_slot("transfer_key") or uuid.uuid4().hex
+        payee = str(tracker.get_slot("payee"))
         try:
             transfer = await services().accounts.create_transfer(
                 tracker.get_slot("auth_token"),
-                payee=tracker.get_slot("payee"),
+                payee=payee,
                 amount=amount,
                 channel=channel_of(tracker),
                 idempotency_key=key,
+                payee_name=tracker.get_slot("payee_name") if _is_account(payee) else None,
             )
         except VerificationRequired:
             dispatcher.utter_message(response="utter_verification_expired")
@@ -301,6 +508,7 @@ class ActionExecuteTransfer(Action):
         except ServiceUnavailable:
             dispatcher.utter_message(response="utter_service_unavailable")
             return reset_transfer()
+        remembered = [SlotSet("last_payee", payee), set_context("transfer", payee=payee)]
         if transfer.status == "held_for_review":
             dispatcher.utter_message(response="utter_transfer_held", transfer_id=transfer.transfer_id)
         else:
@@ -312,4 +520,4 @@ class ActionExecuteTransfer(Action):
                 balance=format_cny(transfer.balance_after),
                 transfer_id=transfer.transfer_id,
             )
-        return reset_transfer()
+        return [*reset_transfer(), *remembered]

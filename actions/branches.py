@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.base import channel_of, services, skip_cleared, slot_str
+from actions.base import (
+    TaskFormValidation,
+    channel_of,
+    context_of,
+    is_payload,
+    is_side_question,
+    latest_entities,
+    latest_intent,
+    latest_text,
+    offer,
+    services,
+    set_context,
+    skip_cleared,
+    slot_str,
+    verification_events,
+    waiting_for_staff,
+)
 from bot.formatting import clock_time, day_and_time
+from bot.nlu.answers import is_follow_up
 from bot.services.errors import (
     ActiveTicketExists,
     BranchClosed,
@@ -22,6 +40,10 @@ from bot.services.errors import (
 from bot.services.types import Branch, QueueStatus
 
 SERVICE_TYPES = ("个人业务", "对公业务", "外汇", "贵宾")
+VIP = "贵宾"
+WAIT = re.compile(r"等多久|多久|多长时间|还要等|排到")
+HOURS = re.compile(r"周末|周六|周日|星期六|星期天|礼拜|几点|营业时间|开门|关门|上班时间")
+OPEN_NOW = re.compile(r"开着|开门的|营业的|在营业|还开|现在开")
 QUEUE_SLOTS = (
     "branch",
     "service_type",
@@ -61,6 +83,7 @@ def utter_branch(dispatcher: CollectingDispatcher, branch: Branch) -> None:
         response=f"utter_branch_{state}{near}",
         name=branch.name,
         address=branch.address,
+        phone=branch.phone,
         weekday_hours=branch.weekday_hours,
         weekend_hours=branch.weekend_hours or "休息",
         closes_at=clock_time(branch.closes_at),
@@ -79,6 +102,14 @@ async def resolve_branch(tracker: Tracker) -> tuple[Branch | None, list[EventTyp
     return (found[0] if found else None), events
 
 
+def outside_queue_form(tracker: Tracker, events: list[EventType]) -> list[EventType]:
+    """A branch question asked in the middle of taking a ticket leaves the form's
+    branch alone (the form validates its own slots)."""
+    if (tracker.active_loop or {}).get("name") != "queue_form":
+        return events
+    return [e for e in events if not (e.get("event") == "slot" and e.get("name") in ("branch", "area"))]
+
+
 class ActionFindBranch(Action):
     def name(self) -> str:
         return "action_find_branch"
@@ -86,6 +117,25 @@ class ActionFindBranch(Action):
     async def run(self, dispatcher, tracker, domain) -> list[EventType]:
         lat, lng, events = location_of(tracker)
         name, area = slot_str(tracker, "branch"), slot_str(tracker, "area")
+        context = context_of(tracker)
+        text = latest_text(tracker)
+        follow_up = is_follow_up(text) or bool(OPEN_NOW.search(text))
+        if not (name or area or lat is not None) and follow_up and context.get("topic") in (
+            "branch",
+            "queue",
+        ):
+            name = context.get("branch")  # "那附近哪个开着": the branch just talked about
+        if not (name or area or lat is not None) and HOURS.search(text):
+            # "你们周末开门吗": every branch's hours, then the question asked again if any.
+            dispatcher.utter_message(response="utter_branch_hours_header")
+            for branch in await services().branches.list_branches():
+                dispatcher.utter_message(
+                    response="utter_branch_hours_line",
+                    name=branch.name,
+                    weekday_hours=branch.weekday_hours,
+                    weekend_hours=branch.weekend_hours or "休息",
+                )
+            return events
         if not (name or area or lat is not None):
             dispatcher.utter_message(
                 response="utter_ask_branch_location", buttons=await branch_buttons("find_branch")
@@ -98,11 +148,28 @@ class ActionFindBranch(Action):
                 branch=name or area or "",
                 buttons=await branch_buttons("find_branch"),
             )
-            return [*events, SlotSet("branch", None), SlotSet("area", None)]
-        for branch in found[: 3 if lat is not None or area else 1]:
+            return outside_queue_form(
+                tracker, [*events, SlotSet("branch", None), SlotSet("area", None)]
+            )
+        shown = found[: 3 if lat is not None or area else 1]
+        if len(shown) == 1 and not shown[0].open_now and OPEN_NOW.search(latest_text(tracker)):
+            # "那附近哪个开着": the nearest branches open now, from the closed one.
+            closed = shown[0]
+            nearby = await services().branches.list_branches(lat=closed.lat, lng=closed.lng)
+            open_ones = [b for b in nearby if b.open_now and b.branch_id != closed.branch_id][:2]
+            if open_ones:
+                dispatcher.utter_message(response="utter_branches_open_nearby", name=closed.name)
+                shown = open_ones
+        for branch in shown:
             utter_branch(dispatcher, branch)
         dispatcher.utter_message(response="utter_branch_next_steps")
-        return [*events, SlotSet("branch", found[0].name), SlotSet("area", None)]
+        return outside_queue_form(tracker, [
+            *events,
+            SlotSet("branch", found[0].name),
+            SlotSet("area", None),
+            set_context("branch", branch=found[0].name),
+            offer("branch_queue_status", branch=found[0].name),
+        ])
 
 
 def utter_divert(dispatcher: CollectingDispatcher, branch: Branch, queue: QueueStatus) -> None:
@@ -125,6 +192,9 @@ class ActionBranchQueueStatus(Action):
 
     async def run(self, dispatcher, tracker, domain) -> list[EventType]:
         branch, events = await resolve_branch(tracker)
+        if branch is None and WAIT.search(latest_text(tracker)) and await waiting_for_staff(tracker):
+            # "要等多久啊" right after asking for a person: the wait for staff.
+            return [FollowupAction("action_human_handoff")]
         if branch is None:
             dispatcher.utter_message(
                 response="utter_ask_branch", buttons=await branch_buttons("branch_queue_status")
@@ -132,14 +202,18 @@ class ActionBranchQueueStatus(Action):
             return events
         queues = [q for q in await services().branches.queue_status(branch.branch_id) if q.offered]
         wanted = slot_str(tracker, "service_type")
-        events += [SlotSet("branch", branch.name), SlotSet("area", None)]
+        events += [
+            SlotSet("branch", branch.name),
+            SlotSet("area", None),
+            set_context("queue", branch=branch.name),
+        ]
         if queues and not queues[0].open_now:
             dispatcher.utter_message(
                 response="utter_queue_closed",
                 name=branch.name,
                 opens_at=day_and_time(queues[0].opens_at),
             )
-            return events
+            return outside_queue_form(tracker, events)
         shown = [q for q in queues if q.service_type == wanted] or [
             q for q in queues if q.service_type != "贵宾" or tracker.get_slot("vip")
         ]
@@ -155,7 +229,7 @@ class ActionBranchQueueStatus(Action):
         diverted = next((q for q in shown if q.alternative is not None), None)
         if diverted is not None:
             utter_divert(dispatcher, branch, diverted)
-        return events
+        return outside_queue_form(tracker, events)
 
 
 class ActionPrepareTicket(Action):
@@ -165,7 +239,18 @@ class ActionPrepareTicket(Action):
         return "action_prepare_ticket"
 
     async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        said = service_type_named(latest_text(tracker)) if not is_payload(tracker) else None
+        service_type = slot_str(tracker, "service_type") or said
+        if service_type == VIP and not tracker.get_slot("auth_token"):
+            # The VIP counter is for VIP customers: who is asking is checked first.
+            return [
+                *verification_events(dispatcher, tracker, "take_queue_ticket", "bind"),
+                SlotSet("service_type", VIP),
+            ]
         events: list[EventType] = [
+            SlotSet("service_type", service_type),
+            SlotSet("pending_request", None),
+            SlotSet("pending_text", None),
             SlotSet("queue_divert", None),
             SlotSet("queue_alt_branch_id", None),
             SlotSet("queue_alt_branch_name", None),
@@ -226,9 +311,39 @@ class ActionAskQueueDivert(Action):
         return []
 
 
-class ValidateQueueForm(FormValidationAction):
+# Words that name a service type (validate_service_type maps them).
+SERVICE_WORDS = {
+    "个人": "个人业务", "存钱": "个人业务", "取钱": "个人业务", "存款": "个人业务",
+    "取款": "个人业务", "开卡": "个人业务", "办卡": "个人业务", "补卡": "个人业务",
+    "对公": "对公业务", "公司": "对公业务", "企业": "对公业务", "单位": "对公业务",
+    "外汇": "外汇", "换汇": "外汇", "外币": "外汇", "美元": "外汇", "购汇": "外汇",
+    "贵宾": "贵宾", "vip": "贵宾", "VIP": "贵宾",
+}
+
+
+def service_type_named(text: str) -> str | None:
+    value = text.strip()
+    exact = next((t for t in SERVICE_TYPES if t in value or (value and value in t)), None)
+    return exact or next((t for word, t in SERVICE_WORDS.items() if word in value), None)
+
+
+class ValidateQueueForm(TaskFormValidation):
     def name(self) -> str:
         return "validate_queue_form"
+
+    async def is_answer(self, slot: str, value: Any, tracker: Tracker) -> bool:
+        text = str(value or "")
+        if slot == "branch":
+            if latest_entities(tracker, "branch") or latest_entities(tracker, "area"):
+                return True
+            if is_side_question(tracker):
+                return False
+            return latest_intent(tracker) in ("inform", "nlu_fallback", "take_queue_ticket") and len(text) <= 15
+        if slot == "service_type":
+            return service_type_named(text) is not None or (
+                not is_side_question(tracker) and latest_intent(tracker) in ("inform", "nlu_fallback")
+            )
+        return True
 
     async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> list[str]:
         needed = ["branch", "service_type"]
@@ -259,7 +374,7 @@ class ValidateQueueForm(FormValidationAction):
         self, slot_value: Any, dispatcher, tracker, domain
     ) -> dict[str, Any]:
         value = str(slot_value or "").strip()
-        service_type = next((t for t in SERVICE_TYPES if t in value or value in t), None) if value else None
+        service_type = service_type_named(value) if value else None
         if service_type is None:
             await ActionAskServiceType().run(dispatcher, tracker, domain)
             return {"service_type": None}
@@ -350,8 +465,11 @@ class ActionCheckQueueTicket(Action):
 
     async def run(self, dispatcher, tracker, domain) -> list[EventType]:
         tickets = await services().branches.list_tickets(channel_of(tracker), tracker.sender_id)
+        if not tickets and await waiting_for_staff(tracker):
+            return [FollowupAction("action_human_handoff")]  # the wait for staff
         if not tickets:
             dispatcher.utter_message(response="utter_no_ticket")
+            return [offer("take_queue_ticket")]
         for ticket in tickets:
             dispatcher.utter_message(
                 response="utter_ticket_called" if ticket.status == "called" else "utter_ticket_waiting",

@@ -4,13 +4,38 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.base import BankAction, services, skip_cleared, slot_str
+from actions.base import (
+    BankAction,
+    TaskFormValidation,
+    bank_time,
+    context_of,
+    is_side_question,
+    is_step_up_fresh,
+    latest_entities,
+    latest_text,
+    offer,
+    phone_numbers,
+    request_text,
+    services,
+    set_context,
+    skip_cleared,
+    slot_str,
+)
 from bot.formatting import card_label, format_cny, long_date
+from bot.nlu.answers import (
+    FREEZE,
+    LOST,
+    UNFREEZE,
+    card_request,
+    card_type_named,
+    confirmation,
+    looks_like_card,
+)
 from bot.services.errors import (
     CardNotFound,
     InvalidCardState,
@@ -25,7 +50,9 @@ ELIGIBLE_STATES = {
     "report_card_lost": {"active", "frozen"},
     "freeze_card": {"active"},
     "unfreeze_card": {"frozen"},
+    None: {"active", "frozen"},  # freeze or loss report, not decided yet
 }
+OPERATION_NAMES = {FREEZE: "临时冻结", LOST: "挂失", UNFREEZE: "解冻"}
 CARD_SLOTS = ("card_last4", "card_confirmed", "card_display", "card_operation", "account_type")
 
 
@@ -39,9 +66,29 @@ def card_buttons(cards: list[Card]) -> list[dict[str, str]]:
     ]
 
 
-async def eligible_cards(tracker: Tracker, operation: str) -> list[Card]:
+async def eligible_cards(tracker: Tracker, operation: str | None) -> list[Card]:
     cards = await services().accounts.list_cards(tracker.get_slot("auth_token"))
     return [c for c in cards if c.state in ELIGIBLE_STATES[operation]]
+
+
+def requested_operation(tracker: Tracker, intent: str) -> str | None:
+    """The operation the latest message asks for; None when it could mean a freeze or
+    a permanent loss report (the form then asks). A button names it outright."""
+    named = [str(v) for v in latest_entities(tracker, "card_operation") if v in OPERATION_NAMES]
+    if named:
+        return named[-1]
+    text = request_text(tracker, intent)
+    if text.startswith("/"):
+        return intent
+    request = card_request(text)
+    in_card_form = (tracker.active_loop or {}).get("name") == "card_form"
+    if in_card_form and request.last in (FREEZE, UNFREEZE):
+        return request.last  # a change of mind towards the reversible operation
+    if request.operation is not None or request.last is not None or request.loss_event:
+        return request.operation
+    # No operation word at all: a reversible request is taken at its word, a
+    # permanent loss report never is.
+    return None if intent == LOST else intent
 
 
 class CardRequestAction(BankAction):
@@ -49,17 +96,41 @@ class CardRequestAction(BankAction):
 
     sensitive = True
 
+    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        # A stolen card: the police advice and a person on offer come before anything
+        # else, verification included.
+        resuming = tracker.get_slot("pending_request") == self.intent
+        if (
+            not resuming
+            and not is_step_up_fresh(tracker, await bank_time())
+            and card_request(latest_text(tracker)).stolen
+        ):
+            dispatcher.utter_message(response="utter_stolen_card_advice")
+        return await super().run(dispatcher, tracker, domain)
+
     async def perform(self, dispatcher, tracker, domain, token) -> list[EventType]:
-        cards = await eligible_cards(tracker, self.intent)
+        operation = requested_operation(tracker, self.intent)
+        previous = tracker.get_slot("card_operation")
+        in_card_form = (tracker.active_loop or {}).get("name") == "card_form"
+        if in_card_form and previous and operation and operation != previous:
+            # "还是先冻结吧": a change of mind, said back so the customer sees it.
+            dispatcher.utter_message(
+                response="utter_card_operation_switched", operation=OPERATION_NAMES[operation]
+            )
+        cards = await eligible_cards(tracker, operation)
         if not cards:
-            dispatcher.utter_message(response=f"utter_no_card_for_{self.intent}")
+            dispatcher.utter_message(response=f"utter_no_card_for_{operation or LOST}")
             return [*(SlotSet(s, None) for s in CARD_SLOTS), FollowupAction("action_listen")]
+        stolen = card_request(request_text(tracker, self.intent)).stolen
         events: list[EventType] = [
-            SlotSet("card_operation", self.intent),
+            SlotSet("card_operation", operation),
             SlotSet("card_confirmed", None),
+            set_context("card", operation=operation, stolen=stolen),
         ]
         wanted_last4 = slot_str(tracker, "card_last4")
-        wanted_type = slot_str(tracker, "account_type")
+        wanted_type = slot_str(tracker, "account_type") or card_type_named(
+            request_text(tracker, self.intent)
+        )
         chosen = [c for c in cards if c.last4 == wanted_last4] if wanted_last4 else []
         if not chosen and wanted_type:
             chosen = [c for c in cards if c.card_type == wanted_type]
@@ -72,7 +143,7 @@ class CardRequestAction(BankAction):
                 SlotSet("card_display", card_label(card.card_type, card.last4)),
             ]
         else:
-            events.append(SlotSet("card_last4", None))
+            events += [SlotSet("card_last4", None), SlotSet("card_display", None)]
         return events
 
 
@@ -88,12 +159,26 @@ class ActionUnfreezeCard(CardRequestAction):
     intent = "unfreeze_card"
 
 
+class ActionAskCardOperation(Action):
+    """Freeze or loss report? Freeze first; a theft also gets the police advice."""
+
+    def name(self) -> str:
+        return "action_ask_card_operation"
+
+    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        stolen = bool(context_of(tracker).get("stolen"))
+        dispatcher.utter_message(
+            response="utter_ask_card_operation_stolen" if stolen else "utter_ask_card_operation"
+        )
+        return []
+
+
 class ActionAskCardLast4(Action):
     def name(self) -> str:
         return "action_ask_card_last4"
 
     async def run(self, dispatcher, tracker, domain) -> list[EventType]:
-        operation = tracker.get_slot("card_operation") or "report_card_lost"
+        operation = tracker.get_slot("card_operation")
         try:
             cards = await eligible_cards(tracker, operation)
         except (ServiceUnavailable, VerificationRequired):
@@ -102,22 +187,69 @@ class ActionAskCardLast4(Action):
         return []
 
 
-class ValidateCardForm(FormValidationAction):
+class ValidateCardForm(TaskFormValidation):
     def name(self) -> str:
         return "validate_card_form"
+
+    async def is_answer(self, slot: str, value: Any, tracker: Tracker) -> bool:
+        text = str(value or "")
+        if slot == "card_operation":
+            if value in OPERATION_NAMES or latest_entities(tracker, "card_operation"):
+                return True
+            request = card_request(text)
+            return request.last is not None and not is_side_question(tracker)
+        if slot == "card_confirmed":
+            named = card_request(latest_text(tracker)).last
+            if named is not None and named != tracker.get_slot("card_operation"):
+                # "好吧 那就冻结吧" at the loss report's confirmation: a change of mind,
+                # never a yes to the permanent operation.
+                return False
+            return isinstance(value, bool) or confirmation(text) is not None
+        if slot == "card_last4":
+            if latest_entities(tracker, "card_last4") or latest_entities(tracker, "account_type"):
+                return True
+            return looks_like_card(text) and not is_side_question(tracker)
+        return True
+
+    @skip_cleared
+    async def validate_card_operation(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        operation = slot_value if slot_value in OPERATION_NAMES else card_request(str(slot_value)).last
+        if operation is None:
+            dispatcher.utter_message(response="utter_explain_card_operation")
+            return {"card_operation": None}
+        result: dict[str, Any] = {"card_operation": operation, "card_confirmed": None}
+        eligible = await eligible_cards(tracker, operation)
+        chosen = slot_str(tracker, "card_last4")
+        if chosen and chosen not in {c.last4 for c in eligible}:
+            result.update(card_last4=None, card_display=None)
+            chosen = None
+        named = card_type_named(latest_text(tracker))
+        of_type = [c for c in eligible if c.card_type == named] if named and not chosen else []
+        if len(of_type) == 1:
+            # "还是直接挂失吧 是储蓄卡": the card said with the choice.
+            card = of_type[0]
+            result.update(card_last4=card.last4, card_display=card_label(card.card_type, card.last4))
+        return result
 
     @skip_cleared
     async def validate_card_last4(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        digits = "".join(ch for ch in str(slot_value or "") if ch.isdigit())[-4:]
-        operation = tracker.get_slot("card_operation") or "report_card_lost"
+        text = str(slot_value or "")
+        digits = "".join(ch for ch in text if ch.isdigit())[-4:]
+        operation = tracker.get_slot("card_operation")
         cards = await eligible_cards(tracker, operation)
-        card = next((c for c in cards if c.last4 == digits), None)
+        card = next((c for c in cards if c.last4 == digits), None) if digits else None
+        if card is None and not digits:
+            named = slot_str(tracker, "account_type") or card_type_named(text)
+            of_type = [c for c in cards if c.card_type == named] if named else []
+            card = of_type[0] if len(of_type) == 1 else None
         if card is None:
             dispatcher.utter_message(
                 response="utter_card_not_found",
-                card_last4=digits or str(slot_value),
+                card_last4=digits or text[:12],
                 buttons=card_buttons(cards),
             )
             return {"card_last4": None}
@@ -127,9 +259,12 @@ class ValidateCardForm(FormValidationAction):
     async def validate_card_confirmed(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        if "card_last4" in tracker.slots_to_validate():
+        changed = tracker.slots_to_validate()
+        if "card_last4" in changed or "card_operation" in changed:
             return {"card_confirmed": None}
-        return {"card_confirmed": slot_value}
+        if isinstance(slot_value, bool):
+            return {"card_confirmed": slot_value}
+        return {"card_confirmed": confirmation(str(slot_value))}
 
 
 class ActionAskCardConfirmed(Action):
@@ -139,7 +274,7 @@ class ActionAskCardConfirmed(Action):
         return "action_ask_card_confirmed"
 
     async def run(self, dispatcher, tracker, domain) -> list[EventType]:
-        operation = tracker.get_slot("card_operation") or "report_card_lost"
+        operation = tracker.get_slot("card_operation") or LOST
         dispatcher.utter_message(
             response=f"utter_ask_card_confirmed_{operation}",
             card_display=tracker.get_slot("card_display"),
@@ -154,15 +289,15 @@ class ActionSubmitCardRequest(Action):
     async def run(self, dispatcher, tracker, domain) -> list[EventType]:
         reset = [SlotSet(s, None) for s in CARD_SLOTS]
         display = tracker.get_slot("card_display")
-        if not tracker.get_slot("card_confirmed"):
+        operation = tracker.get_slot("card_operation")
+        if not tracker.get_slot("card_confirmed") or operation not in OPERATION_NAMES:
             dispatcher.utter_message(response="utter_card_request_cancelled")
             return reset
-        operation = tracker.get_slot("card_operation")
         accounts = services().accounts
         calls = {
-            "report_card_lost": (accounts.report_card_lost, "utter_card_reported_lost"),
-            "freeze_card": (accounts.freeze_card, "utter_card_frozen"),
-            "unfreeze_card": (accounts.unfreeze_card, "utter_card_unfrozen"),
+            LOST: (accounts.report_card_lost, "utter_card_reported_lost"),
+            FREEZE: (accounts.freeze_card, "utter_card_frozen"),
+            UNFREEZE: (accounts.unfreeze_card, "utter_card_unfrozen"),
         }
         call, response = calls[operation]
         try:
@@ -189,7 +324,7 @@ class ActionSubmitCardRequest(Action):
             dispatcher.utter_message(response="utter_service_unavailable")
             return reset
         dispatcher.utter_message(response=response, card_display=display)
-        return reset
+        return [*reset, set_context("card", operation=operation)]
 
 
 class ActionCreditCardBill(BankAction):
@@ -212,4 +347,36 @@ class ActionCreditCardBill(BankAction):
             credit_limit=format_cny(bill.credit_limit),
             available_credit=format_cny(bill.available_credit),
         )
-        return [SlotSet("card_last4", None)]
+        return [SlotSet("card_last4", None), set_context("bill")]
+
+
+class ActionLostPhone(Action):
+    """A lost or stolen phone: what to do for mobile banking, the freeze offered."""
+
+    def name(self) -> str:
+        return "action_lost_phone"
+
+    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        numbers = await phone_numbers()
+        dispatcher.utter_message(
+            response="utter_lost_phone",
+            hotline=numbers.get("hotline", ""),
+            hotline_hours=numbers.get("hotline_hours", ""),
+        )
+        return [offer("freeze_card")]
+
+
+class ActionCardRetained(Action):
+    """A card kept by an ATM: where to collect it, the card-loss line, a freeze offered."""
+
+    def name(self) -> str:
+        return "action_card_retained"
+
+    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        numbers = await phone_numbers()
+        dispatcher.utter_message(
+            response="utter_card_retained",
+            hotline=numbers.get("card_loss_hotline", ""),
+            hotline_hours=numbers.get("card_loss_hotline_hours", ""),
+        )
+        return [offer("freeze_card")]

@@ -1,6 +1,10 @@
-"""Conversation-level actions: greeting, session start, restart, cancelling a task."""
+"""Conversation-level actions: greeting, session start, restart, cancelling a task,
+explaining a form step, bare yes/no answers and elliptical follow-ups."""
 
 from __future__ import annotations
+
+import re
+from typing import Any
 
 from rasa_sdk import Action
 from rasa_sdk.events import (
@@ -14,10 +18,21 @@ from rasa_sdk.events import (
 )
 
 from actions.accounts import TRANSFER_SLOTS
-from actions.base import services
+from actions.base import (
+    context_of,
+    fresh_offer,
+    latest_entities,
+    latest_intent,
+    latest_text,
+    phone_numbers,
+    redirect,
+    services,
+)
 from actions.branches import QUEUE_SLOTS
 from actions.cards import CARD_SLOTS
 from actions.products import RISK_SLOTS
+from bot.nlu.answers import fx_request, is_follow_up
+from bot.nlu.time_range import parse_term_days
 from bot.services.errors import ServiceUnavailable, VerificationRequired
 
 TASK_SLOTS = (
@@ -27,6 +42,7 @@ TASK_SLOTS = (
     *RISK_SLOTS,
     "complaint_text",
     "pending_request",
+    "pending_text",
     "phone",
     "otp_code",
     "otp_requested",
@@ -38,7 +54,8 @@ TASK_SLOTS = (
 
 
 class ActionCancelTask(Action):
-    """Clears every task slot; says so only when something was under way."""
+    """Clears every task slot; says so only when something was under way (a goodbye
+    in the middle of a task says goodbye instead)."""
 
     def name(self) -> str:
         return "action_cancel_task"
@@ -48,8 +65,175 @@ class ActionCancelTask(Action):
             tracker.get_slot(name) not in (None, False)
             for name in ("pending_request", "payee", "amount", "card_operation", "branch", "risk_q1")
         )
-        dispatcher.utter_message(response="utter_cancelled" if busy else "utter_nothing_to_cancel")
-        return [SlotSet(name, None) for name in dict.fromkeys(TASK_SLOTS)]
+        if latest_intent(tracker) == "goodbye":
+            dispatcher.utter_message(response="utter_goodbye")
+        else:
+            dispatcher.utter_message(
+                response="utter_cancelled" if busy else "utter_nothing_to_cancel"
+            )
+        return [
+            *(SlotSet(name, None) for name in dict.fromkeys(TASK_SLOTS)),
+            SlotSet("offer_next", None),
+        ]
+
+
+class ActionExplainStep(Action):
+    """Inside a form, a message that did not answer the question: say why the step
+    asks what it asks (the form then asks again). Outside a form: what we can do."""
+
+    def name(self) -> str:
+        return "action_explain_step"
+
+    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        requested = tracker.get_slot("requested_slot") if tracker.active_loop.get("name") else None
+        if not requested:
+            dispatcher.utter_message(response="utter_explain_nothing")
+            return []
+        intent = latest_intent(tracker)
+        if intent == "affirm" and not requested.endswith("confirmed"):
+            dispatcher.utter_message(response="utter_not_confirm_step")
+        elif intent in ("nlu_fallback", "inform"):
+            dispatcher.utter_message(response="utter_not_understood_step")
+        slot = "risk_question" if requested.startswith("risk_q") else requested
+        response = f"utter_explain_{slot}"
+        if response not in domain.get("responses", {}):
+            response = "utter_explain_nothing"
+        dispatcher.utter_message(response=response)
+        return []
+
+
+class ActionYesOrNo(Action):
+    """A bare yes or no outside a task: it accepts (or declines) the question the bot
+    asked just before, if there was one; otherwise it is answered plainly."""
+
+    def name(self) -> str:
+        return "action_yes_or_no"
+
+    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        pending = fresh_offer(tracker)
+        yes = latest_intent(tracker) == "affirm"
+        if pending is not None and yes:
+            return [
+                SlotSet("offer_next", None),
+                *redirect(tracker, str(pending["intent"]), pending.get("entities") or {}),
+            ]
+        if yes:
+            dispatcher.utter_message(response="utter_nothing_to_confirm")
+        else:
+            dispatcher.utter_message(response="utter_ok_anything_else")
+        return [SlotSet("offer_next", None)]
+
+
+BILL_REPAY = re.compile(r"怎么还|如何还|还款|在哪还|哪里还|怎么交")
+QUEUE_WORDS = re.compile(r"排队|人多|几个人|等多久|要等")
+BRANCH_WORDS = re.compile(r"几点|开门|关门|营业|周末|周六|周日|地址|在哪|电话|怎么走|开着")
+FX_WORDS = re.compile(r"现钞|现汇|现金|卖出|买入|卖|买")
+# What an elliptical follow-up changes, by the entities it carries.
+STATEMENT_FILTERS = ("time_range", "txn_kind", "merchant", "card_last4")
+
+
+class ActionFollowUp(Action):
+    """"港币呢", "那饿了么呢", "信用卡的呢": entities without a request, resolved against
+    the topic of the last answer (the ``context`` slot) and served by the same rules
+    as a full request."""
+
+    def name(self) -> str:
+        return "action_follow_up"
+
+    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        context = context_of(tracker)
+        topic = context.get("topic")
+
+        def said(entity: str) -> str | None:
+            values = latest_entities(tracker, entity)
+            return str(values[-1]) if values else None
+
+        currency, amount = said("currency"), said("amount")
+        if currency or (amount and topic == "fx"):
+            return redirect(
+                tracker,
+                "exchange_rate",
+                {"currency": currency or context.get("currency"), "amount": amount or context.get("amount")},
+            )
+        changed = {name: said(name) for name in STATEMENT_FILTERS if said(name)}
+        if topic == "statement" and said("payee") and "merchant" not in changed:
+            # "转给李娜的呢": her transfers, the same period.
+            changed.update(merchant=said("payee"), txn_kind="转出")
+        if changed and (topic == "statement" or not said("card_last4")):
+            filters = {name: context.get(name) for name in STATEMENT_FILTERS}
+            if "merchant" in changed or "txn_kind" in changed:
+                # "那饿了么呢" replaces the merchant or kind, keeps the period.
+                filters["merchant"] = filters["txn_kind"] = None
+            return redirect(tracker, "transaction_history", {**filters, **changed})
+        account_type = said("account_type") or said("card_last4")
+        if account_type and topic == "card" and context.get("operation"):
+            entity = "card_last4" if said("card_last4") else "account_type"
+            return redirect(tracker, str(context["operation"]), {entity: account_type})
+        if account_type and topic == "balance":
+            return redirect(tracker, "check_balance", {"account_type": said("account_type")})
+        branch, area = said("branch"), said("area")
+        if branch or area:
+            intent = "branch_queue_status" if topic == "queue" else "find_branch"
+            return redirect(tracker, intent, {"branch": branch, "area": area})
+        if said("product") or said("product_type") or said("term"):
+            return redirect(
+                tracker,
+                "product_inquiry",
+                {"product": said("product"), "product_type": said("product_type"), "term": said("term")},
+            )
+        if amount and topic == "transfer" and tracker.get_slot("last_payee"):
+            return redirect(
+                tracker, "transfer_money", {"payee": tracker.get_slot("last_payee"), "amount": amount}
+            )
+        resolved = await self._by_words(dispatcher, tracker, context)
+        if resolved is not None:
+            return resolved
+        if latest_intent(tracker) == "nlu_fallback":
+            # Nothing to resolve against: ask which request it was (two-stage fallback).
+            return [FollowupAction("action_two_stage_fallback")]
+        dispatcher.utter_message(response="utter_default")
+        return []
+
+    async def _by_words(
+        self, dispatcher, tracker, context: dict[str, Any]
+    ) -> list[EventType] | None:
+        """A follow-up without entities ("起购多少", "那怎么还呢", "换成现钞呢"),
+        read with the words that matter for the last topic."""
+        text = latest_text(tracker)
+        topic = context.get("topic")
+        if not (is_follow_up(text) or len(text) <= 10):
+            return None
+        if topic == "bill" and BILL_REPAY.search(text):
+            dispatcher.utter_message(
+                response="utter_faq/credit_card_repayment", **await phone_numbers()
+            )
+            return []
+        if topic == "product" and context.get("product"):
+            return redirect(tracker, "product_inquiry", {"product": context["product"]})
+        if topic in ("branch", "queue") and context.get("branch"):
+            if QUEUE_WORDS.search(text):
+                return redirect(tracker, "branch_queue_status", {"branch": context["branch"]})
+            if BRANCH_WORDS.search(text):
+                return redirect(tracker, "find_branch", {"branch": context["branch"]})
+        if topic == "fx" and FX_WORDS.search(text):
+            wanted = fx_request(text)
+            updated = {
+                **context,
+                "cash": context.get("cash") if wanted.cash is None else wanted.cash,
+                "direction": wanted.direction or context.get("direction"),
+            }
+            return [
+                SlotSet("context", updated),
+                *redirect(
+                    tracker,
+                    "exchange_rate",
+                    {"currency": context.get("currency"), "amount": context.get("amount")},
+                ),
+            ]
+        if topic in ("recommend", "products") and parse_term_days(text) is not None:
+            return redirect(tracker, "recommend_product" if topic == "recommend" else "product_inquiry",
+                            {"term": text})
+        return None
 
 
 class ActionGreet(Action):
@@ -79,7 +263,10 @@ class ActionGreet(Action):
 
 
 # Slots that describe one session only; everything else carries over.
-SESSION_ONLY = ("offer_made", "offer_pending", "offer_code", *TASK_SLOTS)
+SESSION_ONLY = (
+    "offer_made", "offer_pending", "offer_code", "offer_next", "context", "last_payee",
+    "urgent_reason", *TASK_SLOTS,
+)
 
 
 class ActionSessionStart(Action):

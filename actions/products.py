@@ -5,12 +5,28 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.base import BankAction, services, skip_cleared, slot_str
+from actions.base import (
+    BankAction,
+    TaskFormValidation,
+    context_of,
+    is_payload,
+    is_side_question,
+    latest_entities,
+    latest_intent,
+    latest_text,
+    phone_numbers,
+    redirect,
+    services,
+    set_context,
+    skip_cleared,
+    slot_str,
+)
 from bot.formatting import format_cny, long_date, parse_amount, percent, term_label
+from bot.nlu.answers import SELL_FOREIGN, fx_request, is_follow_up, is_question, match_option
 from bot.nlu.time_range import parse_term_days
 from bot.services.errors import (
     BadRequest,
@@ -91,26 +107,58 @@ class ActionProductInquiry(Action):
             dispatcher.utter_message(response="utter_products_compare_intro")
             utter_products(dispatcher, list(comparison.products))
             return reset
-        if len(named) == 1:
+        if len(named) == 1 and not RATE_QUESTION.search(latest_text(tracker)):
             product = named[0]
             utter_products(dispatcher, [product])
             dispatcher.utter_message(response="utter_product_detail", description=product.description)
             await self._suitability(dispatcher, tracker, product)
-            return reset
-        term_days = parse_term_days(slot_str(tracker, "term") or "")
+            return [*reset, set_context("product", product=product.name)]
+        if (
+            not named
+            and context_of(tracker).get("topic") == "recommend"
+            and parse_term_days(slot_str(tracker, "term") or latest_text(tracker)) is not None
+        ):
+            # "其实这钱只能放半年" after a recommendation: recommend again for that term.
+            return [*reset, *redirect(tracker, "recommend_product", {"term": slot_str(tracker, "term") or latest_text(tracker)})]
+        term_days = parse_term_days(slot_str(tracker, "term") or "") or (
+            parse_term_days(latest_text(tracker)) if RATE_QUESTION.search(latest_text(tracker)) else None
+        )
+        product_type = slot_str(tracker, "product_type")
+        if named and RATE_QUESTION.search(latest_text(tracker)):
+            product_type = None  # "三年定期跟三年大额存单哪个利息高": across types, same term
         try:
             products = await services().products.list_products(
-                type=slot_str(tracker, "product_type"),
+                type=product_type,
                 term_days_max=term_days,
             )
+            if RATE_QUESTION.search(latest_text(tracker)):
+                # Compare like with like: the term asked about, the kinds named.
+                if term_days is not None:
+                    products = [p for p in products if p.term_days == term_days] or products
+                kinds = {p.type for p in named}
+                if slot_str(tracker, "product_type"):
+                    kinds |= {p.type for p in await services().products.list_products(
+                        type=slot_str(tracker, "product_type"))}
+                if kinds:
+                    products = [p for p in products if p.type in kinds] or products
         except BadRequest:
             products = await services().products.list_products()
+        if RATE_QUESTION.search(latest_text(tracker)):
+            # "哪个收益高": the candidates by reference rate, best first, and said so.
+            products = sorted(products, key=lambda p: p.reference_rate or 0, reverse=True)
+            if products and products[0].reference_rate is not None:
+                dispatcher.utter_message(
+                    response="utter_products_best_rate",
+                    name=products[0].name,
+                    rate_label=products[0].rate_label,
+                    rate=percent(products[0].reference_rate),
+                )
         if not products:
             dispatcher.utter_message(response="utter_no_products")
             return reset
         dispatcher.utter_message(response="utter_products_intro")
         utter_products(dispatcher, products[:MAX_LISTED])
-        return reset
+        return [*reset, set_context("products", product_type=slot_str(tracker, "product_type"))]
 
     async def _suitability(self, dispatcher, tracker: Tracker, product: Product) -> None:
         """A bound customer asking for a product above their level is told so."""
@@ -135,14 +183,28 @@ class ActionProductInquiry(Action):
             dispatcher.utter_message(response="utter_need_risk_assessment")
 
 
+def product_follow_up(tracker: Tracker) -> list[EventType] | None:
+    """"风险等级呢" right after a product's details is about that product, not a
+    request for a recommendation or an assessment."""
+    context = context_of(tracker)
+    text = latest_text(tracker)
+    if context.get("topic") == "product" and context.get("product") and is_follow_up(text):
+        return redirect(tracker, "product_inquiry", {"product": context["product"]})
+    return None
+
+
 class ActionRecommendProduct(BankAction):
     """Only products within the customer's assessed risk level, amount and term."""
 
     intent = "recommend_product"
 
+    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        return product_follow_up(tracker) or await super().run(dispatcher, tracker, domain)
+
     async def perform(self, dispatcher, tracker, domain, token) -> list[EventType]:
-        reset = [SlotSet(name, None) for name in ("amount", "term", "product_type")]
-        amount = parse_amount(tracker.get_slot("amount"))
+        reset = [SlotSet(name, None) for name in ("term", "product_type")]
+        said = latest_entities(tracker, "amount")
+        amount = parse_amount(said[-1]) if said else None
         term_days = parse_term_days(slot_str(tracker, "term") or "")
         try:
             result = await services().products.recommendations(
@@ -163,13 +225,16 @@ class ActionRecommendProduct(BankAction):
         utter_products(dispatcher, list(result.products[:3]))
         if not any(p.type in INVESTMENT_TYPES for p in result.products[:3]):
             dispatcher.utter_message(response="utter_risk_disclosure")
-        return reset
+        return [*reset, set_context("recommend")]
 
 
 class ActionRiskAssessment(BankAction):
     """Starts risk_form (a bound customer); answers are scored by the bank."""
 
     intent = "risk_assessment"
+
+    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        return product_follow_up(tracker) or await super().run(dispatcher, tracker, domain)
 
     async def perform(self, dispatcher, tracker, domain, token) -> list[EventType]:
         return [SlotSet(name, None) for name in RISK_SLOTS]
@@ -230,19 +295,34 @@ class ActionAskRiskQ6(AskRiskQuestion):
     slot = "risk_q6"
 
 
-class ValidateRiskForm(FormValidationAction):
+class ValidateRiskForm(TaskFormValidation):
     def name(self) -> str:
         return "validate_risk_form"
 
-    async def _answer(self, slot: str, slot_value: Any, dispatcher) -> dict[str, Any]:
-        """An option letter of the question (typed "b", "选B" or a button)."""
+    async def is_answer(self, slot: str, value: Any, tracker: Tracker) -> bool:
+        """An option picked by letter, number or words; a question is not an answer."""
+        if not slot.startswith("risk_q") or latest_entities(tracker, "risk_answer"):
+            return True
         q = await question(slot)
-        match = re.search(r"[A-Ea-e]", str(slot_value or ""))
-        letter = match.group(0).upper() if match else None
-        if letter not in {o.id for o in q.options}:
+        picked = match_option(str(value or ""), [(o.id, o.text) for o in q.options])
+        if picked is not None:
+            return True
+        if is_question(str(value or "")):
+            return False  # "这个评估做完多久有效啊": explained, then asked again
+        return not is_side_question(tracker) and latest_intent(tracker) in ("inform", "nlu_fallback")
+
+    async def _answer(self, slot: str, slot_value: Any, dispatcher) -> dict[str, Any]:
+        """The option picked: a button, a letter ("b", "选B"), a number ("2", "第二个")
+        or free words that fit one option ("30岁到50岁")."""
+        q = await question(slot)
+        options = [(o.id, o.text) for o in q.options]
+        value = str(slot_value or "").strip()
+        picked = value.upper() if value.upper() in {o.id for o in q.options} else None
+        picked = picked or match_option(value, options)
+        if picked is None:
             dispatcher.utter_message(response="utter_risk_answer_invalid")
             return {slot: None}
-        return {slot: letter}
+        return {slot: picked}
 
     @skip_cleared
     async def validate_risk_q1(self, slot_value, dispatcher, tracker, domain) -> dict[str, Any]:
@@ -292,53 +372,99 @@ class ActionSubmitRiskAssessment(Action):
         return reset
 
 
-def fx_direction(tracker: Tracker) -> tuple[str | None, str]:
-    """(from, to): the currency named right after the amount is what is converted."""
+def _currency_code(value: Any) -> str:
+    text = str(value).strip()
+    return CURRENCY_CODES.get(text, CURRENCY_CODES.get(text.upper(), text.upper()))
+
+
+def fx_wanted(tracker: Tracker) -> dict[str, Any]:
+    """What the exchange question asks: foreign currency, amount (and whether it is in
+    CNY), direction and spot/cash; an elliptical follow-up ("港币呢", "换成现钞呢")
+    keeps what the previous exchange answer had and it does not change."""
     entities = tracker.latest_message.get("entities") or []
-    currencies = [e for e in entities if e.get("entity") == "currency"]
-    codes = [CURRENCY_CODES.get(str(e.get("value")), str(e.get("value"))) for e in currencies]
-    amount = next((e for e in entities if e.get("entity") == "amount"), None)
-    foreign = [c for c in codes if c != "CNY"]
-    if not foreign:
-        return None, "CNY"
-    if amount is not None and currencies:
-        after = min(
-            currencies, key=lambda e: abs(int(e.get("start", 0)) - int(amount.get("end", 0)))
-        )
-        first = CURRENCY_CODES.get(str(after.get("value")), str(after.get("value")))
-        if first == "CNY":
-            return "CNY", foreign[0]
-    return foreign[0], "CNY"
+    currencies = [_currency_code(e.get("value")) for e in entities if e.get("entity") == "currency"]
+    foreign = next((c for c in currencies if c != "CNY"), None)
+    amount_entity = next((e for e in entities if e.get("entity") == "amount"), None)
+    amount = parse_amount(amount_entity.get("value")) if amount_entity else None
+    request = fx_request(
+        latest_text(tracker), amount_entity.get("end") if amount_entity and not is_payload(tracker) else None
+    )
+    wanted: dict[str, Any] = {
+        "currency": foreign,
+        "amount": str(amount) if amount else None,
+        "amount_in_cny": request.amount_in_cny or ("CNY" in currencies and currencies[0] == "CNY"),
+        "direction": request.direction,
+        "cash": request.cash,
+    }
+    context = context_of(tracker)
+    follow_up = is_payload(tracker) or is_follow_up(latest_text(tracker))
+    if context.get("topic") == "fx" and follow_up:
+        for key in ("currency", "amount", "direction", "cash"):
+            if wanted[key] is None:
+                wanted[key] = context.get(key)
+        if not amount and context.get("amount"):
+            wanted["amount_in_cny"] = bool(context.get("amount_in_cny"))
+    return wanted
 
 
 class ActionExchangeRate(Action):
+    """Rates (spot and cash, both sides) or a conversion priced on the right side of the
+    spread: buying foreign currency at the bank's selling rate, selling at its buying
+    rate; the answer says which."""
+
     def name(self) -> str:
         return "action_exchange_rate"
 
     async def run(self, dispatcher, tracker, domain) -> list[EventType]:
-        reset = [SlotSet("currency", None), SlotSet("amount", None)]
-        source, target = fx_direction(tracker)
-        amount = parse_amount(tracker.get_slot("amount"))
+        wanted = fx_wanted(tracker)
         products = services().products
-        if source and amount:
+        reset = [SlotSet("currency", None), set_context("fx", **wanted)]
+        currency, amount = wanted["currency"], parse_amount(wanted["amount"])
+        if currency and amount:
+            buy = wanted["direction"] != SELL_FOREIGN or wanted["amount_in_cny"]
+            cash = bool(wanted["cash"])
             try:
-                conversion = await products.convert_fx(amount, source, target)
+                if buy:
+                    conversion = await products.convert_fx(
+                        amount, "CNY", currency,
+                        amount_currency="from" if wanted["amount_in_cny"] else "to", cash=cash,
+                    )
+                else:
+                    conversion = await products.convert_fx(amount, currency, "CNY", cash=cash)
             except (BadRequest, NotFound):
                 dispatcher.utter_message(response="utter_fx_unknown_currency")
                 return reset
-            dispatcher.utter_message(
-                response="utter_fx_conversion",
-                amount_from=f"{conversion.amount:,.2f} {conversion.from_currency}",
-                amount_to=f"{conversion.result:,.2f} {conversion.to_currency}",
-                rate_label=conversion.rate_label,
-                rate=f"{conversion.rate:.2f}",
-                name=conversion.currency_name,
-                note=conversion.note,
-            )
+            kind = "现钞" if cash else "现汇"
+            common = {
+                "rate_label": conversion.rate_label,
+                "rate": f"{conversion.rate:.2f}",
+                "name": conversion.currency_name,
+                "kind": kind,
+                "note": conversion.note,
+            }
+            cny = conversion.from_amount if buy else conversion.to_amount
+            foreign = conversion.to_amount if buy else conversion.from_amount
+            cny_text = format_cny(cny if cny is not None else conversion.result)
+            foreign_text = f"{(foreign if foreign is not None else conversion.amount):,.2f} {currency}"
+            if buy and wanted["amount_in_cny"]:
+                dispatcher.utter_message(
+                    response="utter_fx_buy_with_cny", amount_cny=format_cny(amount),
+                    amount_foreign=foreign_text, **common,
+                )
+            elif buy:
+                dispatcher.utter_message(
+                    response="utter_fx_buy", action="购买", amount_foreign=foreign_text,
+                    amount_cny=cny_text, **common,
+                )
+            else:
+                dispatcher.utter_message(
+                    response="utter_fx_sell", action="卖出", amount_foreign=foreign_text,
+                    amount_cny=cny_text, **common,
+                )
             return reset
         rates = await products.fx_rates()
-        if source:
-            rates = [r for r in rates if r.currency == source] or rates
+        if currency:
+            rates = [r for r in rates if r.currency == currency] or rates
         dispatcher.utter_message(response="utter_fx_rates_header")
         for rate in rates:
             dispatcher.utter_message(
@@ -347,8 +473,58 @@ class ActionExchangeRate(Action):
                 currency=rate.currency,
                 buy=f"{rate.buy:.2f}",
                 sell=f"{rate.sell:.2f}",
+                cash_buy=f"{rate.cash_buy:.2f}",
+                cash_sell=f"{(rate.cash_sell if rate.cash_sell is not None else rate.sell):.2f}",
             )
+        dispatcher.utter_message(response="utter_fx_rates_note")
         return reset
+
+
+class ActionMortgage(Action):
+    """Housing loans: the bank's current rates, or its prepayment rules when the
+    customer asks about paying early; the mortgage line for a personal plan."""
+
+    def name(self) -> str:
+        return "action_mortgage"
+
+    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        text = latest_text(tracker)
+        rates = await services().products.mortgage_rates()
+        numbers = await phone_numbers()
+        hotline = numbers.get("mortgage_hotline") or numbers.get("hotline", "")
+        if PREPAY_WORDS.search(text):
+            lines = "\n".join(
+                f"• {rule.name}：{rule.notice}；{rule.min_amount_text}；{rule.fee}。"
+                for rule in rates.prepayment
+            )
+            dispatcher.utter_message(response="utter_mortgage_prepayment", lines=lines, hotline=hotline)
+            return []
+        shown = list(rates.commercial) + list(rates.provident_fund)
+        if re.search(r"公积金", text) and not re.search(r"商贷|商业", text):
+            shown = list(rates.provident_fund)
+        lines = "\n".join(f"• {rate.name}：{rate_percent(rate.rate)}" for rate in shown)
+        if rates.lpr_5y is not None and shown != list(rates.provident_fund):
+            lines += f"\n（商业贷款按5年期以上LPR {rates.lpr_5y:.2f}% 加减点）"
+        dispatcher.utter_message(
+            response="utter_mortgage_rates", as_of=long_date(rates.as_of), lines=lines,
+            note=rates.note or "",
+        )
+        if re.search(r"转|怎么办|能贷|额度|条件|申请|月供", text):
+            dispatcher.utter_message(
+                response="utter_mortgage_routing", hotline=hotline,
+                hours=numbers.get("mortgage_hotline_hours", ""),
+            )
+        return []
+
+
+def rate_percent(value: Any) -> str:
+    """3.05 -> "3.05%", 2.525 -> "2.525%" (never rounded away)."""
+    text = f"{value:.3f}"
+    return (text[:-1] if text.endswith("0") else text) + "%"
+
+
+RATE_QUESTION = re.compile(r"哪个.{0,6}(?:高|多|划算|好|合适)|收益.{0,3}高|利率.{0,3}高|利息.{0,3}高|最高|比较一下|哪种.{0,4}(?:高|划算)")
+PREPAY_WORDS = re.compile(r"提前还|提前结清|还一部分|部分还款|一次性还清|一次还清|违约金|提前还款")
 
 
 async def offer_events(dispatcher: CollectingDispatcher, tracker: Tracker, token: str) -> list[EventType]:

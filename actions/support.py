@@ -1,53 +1,182 @@
-"""Hand-over to a person: record the request so staff can pick it up."""
+"""Hand-over to a person, complaints and disputes with their tickets, fraud help, the
+bank's phone numbers, the press office, FAQ answers and the relationship manager."""
 
 from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
-from rasa_sdk import Action
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.base import channel_of, services
-from bot.formatting import long_date
-from bot.services.errors import ServiceUnavailable
+from actions.accounts import TRANSFER_SLOTS
+from actions.base import (
+    BankAction,
+    TaskFormValidation,
+    channel_of,
+    is_side_question,
+    latest_entities,
+    latest_intent,
+    latest_text,
+    offer,
+    phone_numbers,
+    services,
+)
+from bot.formatting import day_and_time, format_cny, long_date
+from bot.nlu.answers import is_question
+from bot.services.errors import NotFound, ServiceError, ServiceUnavailable
+from bot.services.types import SupportTicket
+
+# Urgent reasons the staff console shows first (the slot urgent_reason carries them).
+URGENT_REASONS = ("fraud", "stolen_card", "disputed_transfer")
+# "转错账了", "打错卡号": a transfer to the wrong account rather than a scam.
+WRONG_TRANSFER = re.compile(r"转错|打错|汇错|输错|转给了别人|错转")
 
 
-class ActionHumanHandoff(Action):
-    def name(self) -> str:
-        return "action_human_handoff"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker, domain) -> list[EventType]:
-        previous = [
-            e.get("parse_data", {}).get("intent", {}).get("name")
-            for e in tracker.events
-            if e.get("event") == "user"
-        ]
-        summary = {
+def _summary(tracker: Tracker) -> str:
+    previous = [
+        e.get("parse_data", {}).get("intent", {}).get("name")
+        for e in tracker.events
+        if e.get("event") == "user"
+    ]
+    return json.dumps(
+        {
             "intents": [name for name in previous[-5:] if name],
             "pending_request": tracker.get_slot("pending_request"),
             "active_loop": (tracker.active_loop or {}).get("name"),
             "bound": bool(tracker.get_slot("customer_id")),
-        }
+        },
+        ensure_ascii=False,
+    )
+
+
+class ActionHumanHandoff(Action):
+    """Puts the conversation in the staff queue (one open hand-off per conversation),
+    urgent when ``urgent_reason`` says so, and tells the customer the hours and wait."""
+
+    def name(self) -> str:
+        return "action_human_handoff"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker, domain) -> list[EventType]:
+        reason = tracker.get_slot("urgent_reason")
+        reason = reason if reason in URGENT_REASONS else None
         try:
             ticket = await services().support.create_ticket(
                 "handoff",
                 channel_of(tracker),
                 tracker.sender_id,
-                text=tracker.latest_message.get("text"),
-                summary=json.dumps(summary, ensure_ascii=False),
+                text=latest_text(tracker),
+                summary=_summary(tracker),
+                priority="urgent" if reason else "normal",
+                reason=reason,
             )
         except ServiceUnavailable:
             dispatcher.utter_message(response="utter_service_unavailable")
             return []
-        dispatcher.utter_message(response="utter_handoff_recorded", ticket_id=ticket.ticket_id)
-        return []
+        values = {
+            "ticket_id": ticket.ticket_id,
+            "position": ticket.position or 0,
+            "wait": ticket.expected_wait_minutes or 1,
+            "hours": ticket.hours or "",
+        }
+        if ticket.within_hours is False:
+            numbers = await phone_numbers()
+            dispatcher.utter_message(
+                response="utter_handoff_after_hours",
+                next_open=day_and_time(ticket.next_open),
+                hotline=numbers.get("card_loss_hotline", ""),
+                **values,
+            )
+        elif ticket.existing and not reason:
+            dispatcher.utter_message(response="utter_handoff_existing", **values)
+        elif reason:
+            dispatcher.utter_message(response="utter_handoff_recorded_urgent", **values)
+        else:
+            dispatcher.utter_message(response="utter_handoff_recorded", **values)
+        return [SlotSet("handoff_ticket_id", ticket.ticket_id), SlotSet("offer_next", None)]
+
+
+class ActionFraudHelp(Action):
+    """A fraud victim (or a transfer to the wrong account): the police and 96110 advice
+    and a freeze offer now; the hand-off that follows is urgent."""
+
+    def name(self) -> str:
+        return "action_fraud_help"
+
+    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        wrong_transfer = bool(WRONG_TRANSFER.search(latest_text(tracker)))
+        numbers = await phone_numbers()
+        dispatcher.utter_message(
+            response="utter_disputed_transfer_help" if wrong_transfer else "utter_fraud_help",
+            hotline=numbers.get("card_loss_hotline", ""),
+        )
+        reason = "disputed_transfer" if wrong_transfer else "fraud"
+        # A transfer or card task under way stops here: nothing moves on a scammer's cue.
+        stopped = [SlotSet(name, None) for name in (*TRANSFER_SLOTS, "card_confirmed", "pending_request")]
+        return [*stopped, SlotSet("urgent_reason", reason), offer("freeze_card")]
+
+
+async def _latest_open(tracker: Tracker, kind: str) -> SupportTicket | None:
+    """The conversation's open ticket of ``kind`` created in this session, if any."""
+    ticket_id = tracker.get_slot("complaint_ticket_id") if kind == "complaint" else None
+    tickets = await services().support.list_tickets(
+        tracker.sender_id, channel=channel_of(tracker), kind=kind
+    )
+    open_tickets = [t for t in tickets if t.status != "closed"]
+    if ticket_id:
+        return next((t for t in open_tickets if t.ticket_id == ticket_id), None)
+    return None
+
+
+class ActionDisputeCharge(Action):
+    """A duplicate or unrecognised charge: registered as a dispute with a reply date;
+    what the customer adds later goes to the same ticket."""
+
+    def name(self) -> str:
+        return "action_dispute_charge"
+
+    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        support = services().support
+        text = latest_text(tracker)
+        try:
+            previous = tracker.get_slot("dispute_ticket_id")
+            if previous:
+                try:
+                    ticket = await support.add_ticket_details(
+                        previous, channel_of(tracker), tracker.sender_id, text
+                    )
+                except ServiceError:
+                    previous = None
+                else:
+                    dispatcher.utter_message(
+                        response="utter_details_added",
+                        ticket_id=ticket.ticket_id,
+                        reply_due=long_date(ticket.reply_due) if ticket.reply_due else "",
+                    )
+                    return []
+            ticket = await support.create_ticket(
+                "dispute", channel_of(tracker), tracker.sender_id, text=text, summary=_summary(tracker)
+            )
+        except ServiceUnavailable:
+            dispatcher.utter_message(response="utter_service_unavailable")
+            return []
+        dispatcher.utter_message(
+            response="utter_dispute_recorded",
+            ticket_id=ticket.ticket_id,
+            reply_due=long_date(ticket.reply_due) if ticket.reply_due else "",
+        )
+        return [SlotSet("dispute_ticket_id", ticket.ticket_id), offer("freeze_card")]
 
 
 # A complaint this short names no incident ("我要投诉"): ask what happened.
 MIN_COMPLAINT_CHARS = 8
 GENERIC_COMPLAINT = re.compile(r"我要|我想|投诉|举报|意见|建议|反映|[\s,，。!！?？~～]")
+
+
+def _substantive(text: str) -> bool:
+    return len(GENERIC_COMPLAINT.sub("", text)) >= MIN_COMPLAINT_CHARS
 
 
 class ActionPrepareComplaint(Action):
@@ -57,24 +186,49 @@ class ActionPrepareComplaint(Action):
         return "action_prepare_complaint"
 
     async def run(self, dispatcher, tracker, domain) -> list[EventType]:
-        text = (tracker.latest_message.get("text") or "").strip()
-        substantive = len(GENERIC_COMPLAINT.sub("", text)) >= MIN_COMPLAINT_CHARS
-        return [SlotSet("complaint_text", text if substantive else None)]
+        text = latest_text(tracker).strip()
+        return [SlotSet("complaint_text", text if _substantive(text) else None)]
+
+
+class ValidateComplaintForm(TaskFormValidation):
+    """What happened: any account of it, but not a question asked meanwhile."""
+
+    def name(self) -> str:
+        return "validate_complaint_form"
+
+    async def is_answer(self, slot: str, value: Any, tracker: Tracker) -> bool:
+        text = str(value or "")
+        if is_question(text) and len(text) <= 20:
+            return False  # "投诉一般多久能处理": a question about complaints, answered first
+        return not is_side_question(tracker) and latest_intent(tracker) not in ("affirm", "deny")
 
 
 class ActionSubmitComplaint(Action):
-    """Records the complaint; the ticket also marks the conversation for staff."""
+    """Records the complaint, or adds to the one this session opened: one ticket per
+    complaint. The ticket also marks the conversation for staff."""
 
     def name(self) -> str:
         return "action_submit_complaint"
 
     async def run(self, dispatcher, tracker, domain) -> list[EventType]:
         text = tracker.get_slot("complaint_text")
-        reset = [SlotSet("complaint_text", None)]
+        reset: list[EventType] = [SlotSet("complaint_text", None)]
         if not text:
             return reset
+        support = services().support
         try:
-            ticket = await services().support.create_ticket(
+            open_ticket = await _latest_open(tracker, "complaint")
+            if open_ticket is not None:
+                ticket = await support.add_ticket_details(
+                    open_ticket.ticket_id, channel_of(tracker), tracker.sender_id, str(text)
+                )
+                dispatcher.utter_message(
+                    response="utter_details_added",
+                    ticket_id=ticket.ticket_id,
+                    reply_due=long_date(ticket.reply_due) if ticket.reply_due else "",
+                )
+                return [*reset, SlotSet("complaint_ticket_id", ticket.ticket_id)]
+            ticket = await support.create_ticket(
                 "complaint", channel_of(tracker), tracker.sender_id, text=str(text)
             )
         except ServiceUnavailable:
@@ -86,7 +240,182 @@ class ActionSubmitComplaint(Action):
             category=ticket.category or "",
             reply_due=long_date(ticket.reply_due) if ticket.reply_due else "",
         )
-        return reset
+        return [*reset, SlotSet("complaint_ticket_id", ticket.ticket_id)]
+
+
+KIND_NAMES = {"complaint": "投诉", "dispute": "交易争议", "handoff": "转人工"}
+STATUS_NAMES = {"open": "已受理，等待处理", "in_progress": "处理中", "closed": "已办结"}
+
+
+class ActionTicketStatus(Action):
+    """"多久给我回复" / "编号多少来着": the chat user's latest complaint, dispute or
+    hand-off, its number, state and reply date."""
+
+    def name(self) -> str:
+        return "action_ticket_status"
+
+    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        try:
+            tickets = await services().support.list_tickets(
+                tracker.sender_id, channel=channel_of(tracker)
+            )
+        except ServiceUnavailable:
+            dispatcher.utter_message(response="utter_service_unavailable")
+            return []
+        # Complaints and disputes first: they are what a customer follows up.
+        ranked = sorted(tickets, key=lambda t: (t.kind == "handoff", -t.created_at.timestamp()))
+        if not ranked:
+            dispatcher.utter_message(response="utter_no_tickets")
+            return []
+        for ticket in ranked[:2]:
+            due = ""
+            if ticket.reply_due and ticket.status != "closed":
+                due = domain_text(domain, "utter_ticket_due", reply_due=long_date(ticket.reply_due))
+            dispatcher.utter_message(
+                response="utter_ticket_status",
+                kind=KIND_NAMES.get(ticket.kind, ticket.kind),
+                ticket_id=ticket.ticket_id,
+                created=day_and_time(ticket.created_at),
+                status=STATUS_NAMES.get(ticket.status, ticket.status),
+                due=due,
+            )
+        return []
+
+
+def domain_text(domain: dict[str, Any], response: str, **values: Any) -> str:
+    """The first text of a response, filled: for a sentence used inside another."""
+    variations = domain.get("responses", {}).get(response) or [{}]
+    text = str(variations[0].get("text", ""))
+    for key, value in values.items():
+        text = text.replace("{" + key + "}", str(value))
+    return text
+
+
+# Which numbers a question about phone numbers most likely wants.
+CONTACT_TOPICS = (
+    (re.compile(r"信用卡"), ("credit_card", "customer_service")),
+    (re.compile(r"挂失|冻结|丢|被盗|被偷|盗刷"), ("card_loss", "customer_service")),
+    (re.compile(r"房贷|贷款|公积金"), ("mortgage", "customer_service")),
+    (re.compile(r"诈骗|被骗|报警|反诈"), ("anti_fraud", "card_loss")),
+    (re.compile(r"贵宾|vip|VIP"), ("vip", "customer_service")),
+    (re.compile(r"媒体|记者|采访"), ("press_office",)),
+)
+DEFAULT_CONTACTS = ("customer_service", "card_loss", "credit_card", "online_staff")
+
+
+class ActionContacts(Action):
+    """The bank's phone numbers and hours, those the question is about first."""
+
+    def name(self) -> str:
+        return "action_contacts"
+
+    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        text = latest_text(tracker)
+        branch_named = latest_entities(tracker, "branch")
+        if branch_named:
+            # "徐家汇支行电话多少": that branch's own number.
+            found = await services().branches.list_branches(q=str(branch_named[-1]))
+            if found:
+                dispatcher.utter_message(
+                    response="utter_branch_phone", name=found[0].name, phone=found[0].phone,
+                    address=found[0].address,
+                )
+                return []
+        codes = next((codes for pattern, codes in CONTACT_TOPICS if pattern.search(text)), DEFAULT_CONTACTS)
+        try:
+            contacts = {c.code: c for c in await services().support.contacts()}
+        except ServiceUnavailable:
+            dispatcher.utter_message(response="utter_service_unavailable")
+            return []
+        dispatcher.utter_message(response="utter_contacts_header")
+        for code in codes:
+            contact = contacts.get(code)
+            if contact is None:
+                continue
+            phones = "、".join(p for p in (contact.phone, *contact.other_phones) if p)
+            dispatcher.utter_message(
+                response="utter_contact_line",
+                name=contact.name,
+                phone=phones or (contact.note or ""),
+                hours=contact.hours,
+            )
+        return []
+
+
+class ActionPressOffice(Action):
+    """Journalists: no statement from the bot, the press office's contact instead."""
+
+    def name(self) -> str:
+        return "action_press_office"
+
+    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        try:
+            office = await services().support.contact("press_office")
+        except (ServiceUnavailable, NotFound):
+            dispatcher.utter_message(response="utter_service_unavailable")
+            return []
+        dispatcher.utter_message(
+            response="utter_press_office",
+            name="新闻办公室",
+            phone=office.phone or "",
+            email=office.email or "",
+            hours=office.hours,
+        )
+        return []
+
+
+# utter_faq/<topic>: one response per FAQ topic (domain/faq.yml).
+FAQ_RESPONSES = "utter_faq" + "/"
+
+
+class ActionFaq(Action):
+    """The FAQ answer the ResponseSelector picked, with the bank's numbers filled in."""
+
+    def name(self) -> str:
+        return "action_faq"
+
+    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        selector = (tracker.latest_message.get("response_selector") or {}).get("faq") or {}
+        response = str((selector.get("response") or {}).get("utter_action") or "")
+        if not response.startswith(FAQ_RESPONSES) or response not in domain.get("responses", {}):
+            dispatcher.utter_message(response="utter_default")
+            return []
+        dispatcher.utter_message(response=response, **await phone_numbers(), **limit_values())
+        return []
+
+
+def limit_values() -> dict[str, str]:
+    """{web_single_limit}, {wechat_daily_limit} ...: the transfer limits in force."""
+    values = {}
+    for channel, limits in services().settings.limits.items():
+        values[f"{channel}_single_limit"] = format_cny(limits.single)
+        values[f"{channel}_daily_limit"] = format_cny(limits.daily)
+    return values
+
+
+class ActionRelationshipManager(BankAction):
+    """A VIP's relationship manager: name, title and a masked contact from the bank."""
+
+    intent = "ask_manager"
+
+    def name(self) -> str:
+        return "action_relationship_manager"
+
+    async def perform(self, dispatcher, tracker, domain, token) -> list[EventType]:
+        profile = await services().accounts.get_profile(token)
+        manager = profile.manager
+        if manager is None:
+            dispatcher.utter_message(response="utter_no_manager")
+            return []
+        desk = domain_text(domain, "utter_manager_desk", desk_phone=manager.phone) if manager.phone else ""
+        dispatcher.utter_message(
+            response="utter_manager",
+            manager=manager.name,
+            title=manager.title,
+            phone=manager.masked_mobile,
+            desk=desk,
+        )
+        return []
 
 
 # Intents that are never offered as a clarification choice.

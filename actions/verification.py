@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.base import channel_of, is_step_up_fresh, services, skip_cleared, verification_events
+from actions.base import (
+    TaskFormValidation,
+    bank_time,
+    channel_of,
+    is_step_up_fresh,
+    latest_entities,
+    services,
+    skip_cleared,
+    verification_events,
+)
+from bot.nlu.answers import looks_like_code, looks_like_phone
 from bot.services.errors import (
     CustomerNotFound,
     OtpExpired,
@@ -37,11 +46,20 @@ def _locked(dispatcher: CollectingDispatcher, exc: OtpLocked) -> dict[str, Any]:
     return {"verify_locked": True, "pending_request": None}
 
 
-class ValidateVerifyForm(FormValidationAction):
+class ValidateVerifyForm(TaskFormValidation):
     """verify_form: phone (only when not bound yet), then the one-time code."""
 
     def name(self) -> str:
         return "validate_verify_form"
+
+    async def is_answer(self, slot: str, value: Any, tracker: Tracker) -> bool:
+        """Digits (or asking for a new code); "我忘了密码咋办" at the phone step is a
+        question, not a malformed phone number."""
+        if slot == "phone":
+            return bool(latest_entities(tracker, "phone")) or looks_like_phone(str(value))
+        if slot == "otp_code":
+            return bool(latest_entities(tracker, "otp_code")) or looks_like_code(str(value))
+        return True
 
     async def required_slots(
         self,
@@ -124,9 +142,9 @@ class ValidateVerifyForm(FormValidationAction):
             "customer_id": session.customer_id,
             "customer_name": session.customer_name,
             "vip": session.vip,
-            # The window's length, from our own clock: the bank's may be a sandbox clock.
-            "step_up_until": time.time()
-            + (session.step_up_expires_at - session.verified_at).total_seconds(),
+            # The bank's expiry, compared with the bank's clock (a sandbox clock can be
+            # moved ahead: a stale verification must then be stale here too).
+            "step_up_until": session.step_up_expires_at.timestamp(),
         }
 
 
@@ -169,10 +187,11 @@ class ActionBindAccount(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        if tracker.get_slot("pending_request") == "bind_account" and is_step_up_fresh(tracker):
+        fresh = is_step_up_fresh(tracker, await bank_time())
+        if tracker.get_slot("pending_request") == "bind_account" and fresh:
             dispatcher.utter_message(response="utter_bind_done")
             return [SlotSet("pending_request", None)]
-        if is_step_up_fresh(tracker):
+        if fresh:
             dispatcher.utter_message(
                 response="utter_bound_already", customer_name=tracker.get_slot("customer_name")
             )

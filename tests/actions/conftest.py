@@ -49,14 +49,9 @@ async def bank(aiohttp_server, tmp_path: Path, seeded_template: Path) -> AsyncIt
     await factory.aclose()
 
 
-@pytest.fixture
-async def bank_at_ten(
-    aiohttp_server, tmp_path: Path, seeded_template: Path
-) -> AsyncIterator[ServiceFactory]:
-    """Like ``bank``, with the bank's clock at a Wednesday 10:00 (branches open)."""
-    path = tmp_path / "bank10.db"
+async def _bank_at(aiohttp_server, path: Path, now: datetime) -> AsyncIterator[ServiceFactory]:
     seed_file(path, TEST_START)
-    server = await aiohttp_server(create_app(make_settings(path), clock=FakeClock(TEST_START)))
+    server = await aiohttp_server(create_app(make_settings(path), clock=FakeClock(now)))
     factory = ServiceFactory(
         make_settings(path, bank_url=str(server.make_url("")).rstrip("/"))
     )
@@ -64,6 +59,21 @@ async def bank_at_ten(
     yield factory
     set_services(None)
     await factory.aclose()
+
+
+@pytest.fixture
+async def bank_at_ten(aiohttp_server, tmp_path: Path) -> AsyncIterator[ServiceFactory]:
+    """Like ``bank``, with the bank's clock at a Wednesday 10:00 (branches open)."""
+    async for factory in _bank_at(aiohttp_server, tmp_path / "bank10.db", TEST_START):
+        yield factory
+
+
+@pytest.fixture
+async def bank_at_night(aiohttp_server, tmp_path: Path) -> AsyncIterator[ServiceFactory]:
+    """Like ``bank``, with the bank's clock at 02:00 the next night (staff off duty)."""
+    night = TEST_START.replace(day=19, hour=2)
+    async for factory in _bank_at(aiohttp_server, tmp_path / "bank2.db", night):
+        yield factory
 
 
 def make_tracker(

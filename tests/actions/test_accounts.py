@@ -36,8 +36,55 @@ async def test_history_lists_filtered_transactions(bank, domain_dict) -> None:
     message = dispatcher.messages[0]
     assert message["response"] == "utter_transactions"
     assert message["count"] >= 1
-    assert "-¥" in message["lines"]
+    lines = message["lines"].splitlines()
+    # Purchases only: every line is money out, and no salary or transfer in.
+    assert lines and all("-¥" in line for line in lines)
+    assert not any("工资" in line for line in lines)
+    total = next(m for m in dispatcher.messages if m["response"] == "utter_transactions_spent_total")
+    assert total["spent"].startswith("¥") and total["count"] == message["count"]
     assert slots_of(events)["time_range"] is None
+    assert slots_of(events)["context"]["txn_kind"] == "消费"
+
+
+async def test_last_month_is_the_bank_clocks_previous_calendar_month(
+    bank_at_ten, domain_dict
+) -> None:
+    slots = await verified_slots(bank_at_ten, domain_dict)
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(
+        {**slots, "time_range": "上个月", "merchant": "美团", "txn_kind": "花"},
+        text="上个月在美团花了多少",
+        intent="transaction_history",
+    )
+    events = await ActionTransactionHistory().run(dispatcher, tracker, domain_dict)
+    by_response = {m["response"]: m for m in dispatcher.messages}
+    period = by_response["utter_transactions_period"]
+    # The sandbox clock says 2026-11-18, whatever the host's date.
+    assert (period["start"], period["end"]) == ("2026年10月1日", "2026年10月31日")
+    listing = by_response["utter_transactions"]
+    assert all(line.startswith("10月") for line in listing["lines"].splitlines())
+    assert all("美团" in line for line in listing["lines"].splitlines())
+    assert "utter_transactions_spent_total" in by_response
+
+    # "那饿了么呢": the merchant changes, the month stays.
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(
+        {**slots, "merchant": "饿了么", "context": slots_of(events)["context"]},
+        text="那饿了么呢",
+        intent="inform",
+    )
+    await ActionTransactionHistory().run(dispatcher, tracker, domain_dict)
+    by_response = {m["response"]: m for m in dispatcher.messages}
+    assert by_response["utter_transactions_period"]["start"] == "2026年10月1日"
+    assert all("饿了么" in line for line in by_response["utter_transactions"]["lines"].splitlines())
+
+    # Income as well as spending.
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker({**slots, "time_range": "上个月", "txn_kind": "收入"})
+    await ActionTransactionHistory().run(dispatcher, tracker, domain_dict)
+    by_response = {m["response"]: m for m in dispatcher.messages}
+    assert all("-¥" not in line for line in by_response["utter_transactions"]["lines"].splitlines())
+    assert by_response["utter_transactions_income_total"]["income"] != "¥0.00"
 
 
 async def test_history_without_fresh_code_asks_for_step_up(bank, domain_dict) -> None:
@@ -106,3 +153,32 @@ async def test_declined_transfer_moves_nothing(bank, domain_dict) -> None:
     assert slots_of(events)["payee"] is None
     accounts = await bank.accounts.list_accounts(slots["auth_token"])
     assert next(a for a in accounts if a.last4 == "1234").balance == Decimal("52380.15")
+
+
+async def test_a_payee_ruled_out_by_name_is_not_chosen(bank, domain_dict) -> None:
+    slots = await verified_slots(bank, domain_dict)
+    dispatcher = CollectingDispatcher()
+    text = "不是李娜 是我同事小李 我没存过他的卡"
+    result = await ValidateTransferForm().validate_payee(
+        text, dispatcher, make_tracker(slots, text=text), domain_dict
+    )
+    assert result["payee"] is None
+    assert dispatcher.messages[-1]["response"] == "utter_payee_not_found"
+
+
+async def test_the_same_request_during_its_verification_explains_instead_of_restarting(
+    domain_dict,
+) -> None:
+    from actions.base import verification_events
+
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(
+        {"pending_request": "transaction_history", "phone": "13800138000", "otp_requested": True},
+        text="看个流水为啥还要验证码",
+        intent="transaction_history",
+        active_loop="verify_form",
+        requested_slot="otp_code",
+    )
+    events = verification_events(dispatcher, tracker, "transaction_history", "step_up")
+    assert responses(dispatcher) == ["utter_why_verification"]
+    assert slots_of(events) == {"pending_request": "transaction_history"}  # the code stays asked

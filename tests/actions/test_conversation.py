@@ -41,3 +41,61 @@ async def test_a_new_session_keeps_the_binding_and_the_pause(domain_dict: dict[s
         assert carried.get("auth_token") == "t-1" and "payee" not in carried
         assert "amount" not in carried
         assert ("pause" in kinds) is paused
+
+
+def _redirected(events: list[dict]) -> dict | None:
+    """The request a follow-up was turned into (the UserUttered it returns)."""
+    user = [e for e in events if e.get("event") == "user"]
+    if not user:
+        return None
+    parse = user[0]["parse_data"]
+    return {"intent": parse["intent"]["name"], **{e["entity"]: e["value"] for e in parse["entities"]}}
+
+
+async def test_follow_ups_resolve_against_the_last_topic(domain_dict) -> None:
+    from actions.conversation import ActionFollowUp
+
+    statement = {"topic": "statement", "time_range": "上个月", "merchant": "美团", "txn_kind": "支出"}
+    cases = [
+        # "港币呢" after an exchange question: the same question in HKD
+        (
+            {"topic": "fx", "currency": "USD", "amount": "1000"},
+            "港币呢",
+            [{"entity": "currency", "value": "港币"}],
+            {"intent": "exchange_rate", "currency": "港币", "amount": "1000"},
+        ),
+        # "那饿了么呢": another merchant, the same month (the kind goes with the merchant)
+        (
+            statement,
+            "那饿了么呢",
+            [{"entity": "merchant", "value": "饿了么"}],
+            {"intent": "transaction_history", "time_range": "上个月", "merchant": "饿了么"},
+        ),
+        # "信用卡也冻一下" said as a bare "信用卡的呢" after a freeze
+        (
+            {"topic": "card", "operation": "freeze_card"},
+            "信用卡的呢",
+            [{"entity": "account_type", "value": "信用卡"}],
+            {"intent": "freeze_card", "account_type": "信用卡"},
+        ),
+        # "起购多少" about the product just shown
+        ({"topic": "product", "product": "沪银睿远一年持有"}, "起购多少", [],
+         {"intent": "product_inquiry", "product": "沪银睿远一年持有"}),
+    ]
+    for context, text, entities, expected in cases:
+        tracker = make_tracker({"context": context}, text=text, intent="inform", entities=entities)
+        events = await ActionFollowUp().run(CollectingDispatcher(), tracker, domain_dict)
+        assert _redirected(events) == expected, text
+
+
+async def test_an_unresolvable_message_goes_to_the_two_stage_fallback(bank, domain_dict) -> None:
+    from actions.conversation import ActionFollowUp
+
+    tracker = make_tracker(text="嗯那个就是说吧", intent="nlu_fallback")
+    events = await ActionFollowUp().run(CollectingDispatcher(), tracker, domain_dict)
+    assert events == [{"event": "followup", "name": "action_two_stage_fallback", "timestamp": None}]
+
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker({"context": {"topic": "bill"}}, text="那怎么还呢", intent="inform")
+    assert await ActionFollowUp().run(dispatcher, tracker, domain_dict) == []
+    assert [m["response"] for m in dispatcher.messages] == ["utter_faq/credit_card_repayment"]
