@@ -42,6 +42,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot.nlu.pii import mask_pii
+from bot.services.errors import ServiceError
+from bot.services.support import SupportClient
 from bot.settings import PROJECT_ROOT
 
 from . import audit
@@ -872,6 +874,7 @@ async def panel_context(request: web.Request, conversation: Any) -> dict[str, An
 
 RASA_KEY = web.AppKey("takeover_rasa", RasaClient)
 TEXTS_KEY = web.AppKey("takeover_texts", DomainTexts)
+SUPPORT_KEY = web.AppKey("takeover_support", SupportClient)
 
 
 async def _db(app: web.Application, work: Callable[[Session], T]) -> T:
@@ -980,6 +983,7 @@ async def take(request: web.Request) -> web.StreamResponse:
             await _resume_quietly(rasa, claim.sender_id)
         await _db(app, lambda s: undo_claim(s, conversation_id, claim))
         return _failure(request, 503, "rasa")
+    await _update_bank_ticket(app, claim.handoff_id, "in_progress")
     ip = client_ip(request)
     await _db(
         app,
@@ -993,6 +997,23 @@ async def take(request: web.Request) -> web.StreamResponse:
         ),
     )
     return _done(request, _transcript_url(conversation_id), conversation_id=conversation_id)
+
+
+async def _update_bank_ticket(app: web.Application, handoff_id: int | None, status: str) -> None:
+    """Tell the bank's ticket system that staff took (in_progress) or finished (closed)
+    a hand-off, so its line and wait estimates count only people still waiting. Best
+    effort: the staff action has happened whatever the bank says."""
+    if handoff_id is None:
+        return
+    ticket_id = await _read(
+        app, lambda s: getattr(s.get(Handoff, handoff_id), "ticket_id", None)
+    )
+    if not ticket_id:
+        return
+    try:
+        await app[SUPPORT_KEY].update_ticket_status(ticket_id, status)
+    except ServiceError as exc:
+        logger.warning("bank ticket %s not marked %s: %s", ticket_id, status, exc)
 
 
 async def _resume_quietly(rasa: RasaClient, sender_id: str) -> None:
@@ -1110,6 +1131,7 @@ async def hand_back(request: web.Request) -> web.StreamResponse:
         )
 
     await _db(app, finish)
+    await _update_bank_ticket(app, held.handoff_id, "closed")
     return _done(request, _transcript_url(conversation_id), resumed_task=resumed)
 
 
@@ -1126,6 +1148,8 @@ async def takeover_ctx(app: web.Application) -> AsyncIterator[None]:
     app[TEXTS_KEY] = texts
     client = RasaClient(settings.rasa_url, settings.rasa_token, timeout=settings.rasa_api_timeout)
     app[RASA_KEY] = client
+    support = SupportClient.from_settings(settings)
+    app[SUPPORT_KEY] = support
     task = asyncio.create_task(_timeout_loop(app), name="handoff-timeouts")
     try:
         yield
@@ -1133,6 +1157,7 @@ async def takeover_ctx(app: web.Application) -> AsyncIterator[None]:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await client.close()
+        await support.close()
 
 
 def setup(app: web.Application) -> None:

@@ -22,6 +22,7 @@ import pytest
 import socketio
 
 from bot.services.accounts import AccountsClient
+from bot.services.support import SupportClient
 from tests.bot.channels.wechat.fake_api import FakeWeChatAPI
 from tests.bot.channels.wechat.simulator import WeChatServer
 from tests.conftest import RunningStack
@@ -420,12 +421,23 @@ async def test_hand_back_resumes_the_interrupted_transfer(
     item = next(i for i in queue["waiting"] if i["conversation_id"] == cid)
     assert item["summary"]["interrupted_task"] == "转账"
 
-    assert (await staff.post(f"/console/conversations/{cid}/take"))[0] == 303
-    await customer.next_text()  # joined
-    status, _ = await staff.post(f"/console/conversations/{cid}/hand-back", resume_task="1")
-    assert status == 303
-    texts = await customer.texts_until("手机号")
-    assert "转账" in texts[0] and STAFF_NAME in texts[0]  # the left message names the task
+    support = SupportClient(running_stack.bank_url)
+    try:
+        (ticket,) = await support.list_tickets(sender, kind="handoff")
+        assert ticket.status == "open"
+        assert (await staff.post(f"/console/conversations/{cid}/take"))[0] == 303
+        await customer.next_text()  # joined
+        # The bank's line counts only people still waiting.
+        (ticket,) = await support.list_tickets(sender, kind="handoff")
+        assert ticket.status == "in_progress"
+        status, _ = await staff.post(f"/console/conversations/{cid}/hand-back", resume_task="1")
+        assert status == 303
+        texts = await customer.texts_until("手机号")
+        assert "转账" in texts[0] and STAFF_NAME in texts[0]  # the left message names the task
+        (ticket,) = await support.list_tickets(sender, kind="handoff")
+        assert ticket.status == "closed"
+    finally:
+        await support.close()
 
 
 async def test_a_new_session_during_a_takeover_keeps_the_bot_silent(

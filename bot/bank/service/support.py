@@ -402,6 +402,13 @@ def _handoff(
         .limit(1)
         .with_for_update()
     ).scalar_one_or_none()
+    if held is not None and held.created_at.date() < ctx.now.date():
+        # Nobody took it on an earlier day: that request lapsed with its service day.
+        held.status, held.updated_at = CLOSED, ctx.now
+        held.closed_at, held.active_key = ctx.now, None
+        session.flush()
+        log.info("hand-off %s lapsed (opened on an earlier day)", held.id)
+        held = None
     if held is not None:
         if wanted == "urgent" and held.priority != "urgent":
             held.priority, held.updated_at = "urgent", ctx.now

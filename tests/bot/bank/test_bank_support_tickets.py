@@ -286,3 +286,16 @@ async def test_garbage_never_causes_a_server_error(bank, error):
             await error(resp)
     listed = await (await bank.client.get("/support/tickets", params={"channel_user_id": "o-zhang"})).json()
     assert [(t["status"], t["details_count"]) for t in listed] == [("open", 0)]
+
+
+
+async def test_a_handoff_nobody_took_lapses_with_its_day(bank):
+    first = await open_ticket(bank, channel_user_id="lapsing")
+    bank.clock.advance(hours=24)
+    second = await open_ticket(bank, channel_user_id="lapsing")
+    assert second["ticket_id"] != first["ticket_id"] and second["existing"] is False
+    listed = await bank.client.get(
+        "/support/tickets", params={"channel_user_id": "lapsing", "kind": "handoff"}
+    )
+    states = {t["ticket_id"]: t["status"] for t in await listed.json()}
+    assert states[first["ticket_id"]] == "closed"
