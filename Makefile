@@ -15,11 +15,11 @@ PYTHON310 := $(shell for c in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: help venv node browser-deps train seed run test test-unit validate test-stories test-nlu bench bench-wechat bench-activation bench-console bench-train lint clean wechat-menu
+.PHONY: help venv node browser-deps train seed run test test-unit validate test-nlu bench bench-wechat bench-activation bench-console bench-train lint clean wechat-menu
 
 help:
 	@echo "make run    - install, train if needed, seed the sandbox bank, start every process"
-	@echo "make test   - the whole test suite (unit, integration, browser, stories, held-out NLU)"
+	@echo "make test   - the whole test suite (unit, integration, customer conversations, browser, NLU)"
 	@echo "make train  - train the model (skipped when data and config are unchanged)"
 	@echo "make bench  - REST latency, then every benchmark below"
 	@echo "make bench-train - time a full training + held-out evaluation (target < 5 min)"
@@ -72,18 +72,17 @@ validate: venv
 test-unit: venv node
 	$(PY) -m pytest -q -m "not integration"
 
-test-stories: train
-	$(RASA) test core --model $(MODEL) --stories tests/conversations --fail-on-prediction-errors --out results/core
-
 test-nlu: train
 	$(RASA) test nlu --model $(MODEL) --nlu tests/nlu/heldout.yml --out results/nlu
 	$(PY) -m bot.nlu.report results/nlu/intent_report.json --min-accuracy 0.92
 	$(PY) -m bot.nlu.fallback_report --model $(MODEL) --nlu tests/nlu/heldout.yml --nlu tests/nlu/blind.yml \
 		--min-oos-caught 0.80 --max-in-scope-fallback 0.03
 
+# pytest includes the customer conversations of tests/e2e/, played through the trained
+# NLU and the real actions (tests/integration/test_customer_conversations.py).
 test: venv node browser-deps train validate
 	$(PY) -m pytest -q
-	$(MAKE) --no-print-directory test-stories test-nlu
+	$(MAKE) --no-print-directory test-nlu
 
 # Installs the WeChat custom menu (账户 / 网点排队 / 理财) through the API; needs
 # WECHAT_APPID and WECHAT_SECRET (WECHAT_API_BASE to aim it elsewhere).
