@@ -219,9 +219,12 @@ def with_token_from_env(argv: list[str], environ: Mapping[str, str]) -> list[str
     every local user (``ps``), a process's environment only by its owner.
     """
     token = environ.get("RASA_TOKEN", "")
-    if len(argv) < 2 or argv[1] != "run" or not token or "--auth-token" in argv:
+    given = any(arg == "--auth-token" or arg.startswith("--auth-token=") for arg in argv)
+    if len(argv) < 2 or argv[1] != "run" or not token or given:
         return argv
-    return [*argv, "--auth-token", token]
+    # One argument with "=": a token starting with "-" (token_urlsafe, 1 in 64) would
+    # otherwise be read as an option and Rasa would not start.
+    return [*argv, f"--auth-token={token}"]
 
 
 def main() -> None:

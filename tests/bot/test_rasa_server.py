@@ -129,13 +129,36 @@ def test_stack_starts_rasa_through_this_module(tmp_path: Path) -> None:
 def test_the_token_comes_from_the_environment_unless_given() -> None:
     argv = ["bot.rasa_server", "run", "--enable-api"]
     assert rasa_server.with_token_from_env(argv, {"RASA_TOKEN": "t"}) == [
-        *argv, "--auth-token", "t"]
+        *argv, "--auth-token=t"]
     assert rasa_server.with_token_from_env(argv, {}) == argv
     assert rasa_server.with_token_from_env(argv, {"RASA_TOKEN": ""}) == argv
     given = [*argv, "--auth-token", "mine"]
     assert rasa_server.with_token_from_env(given, {"RASA_TOKEN": "t"}) == given
+    given = [*argv, "--auth-token=mine"]
+    assert rasa_server.with_token_from_env(given, {"RASA_TOKEN": "t"}) == given
     train = ["bot.rasa_server", "train"]  # only the server takes a token
     assert rasa_server.with_token_from_env(train, {"RASA_TOKEN": "t"}) == train
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "t",
+        "s3cret_Tok-en",
+        # secrets.token_urlsafe (bot/run.py, tests/conftest.py) starts with "-" once in 64.
+        "-Yq3vJ0bC9xQeWmZr1tU8sKpLhN2aDf7g",
+    ],
+)
+def test_any_urlsafe_token_reaches_rasa_as_the_auth_token(token: str) -> None:
+    """Parsed by Rasa's own command line, as bot/run.py starts it."""
+    from rasa.__main__ import create_argument_parser
+
+    argv = rasa_server.with_token_from_env(
+        ["bot.rasa_server", "run", "--enable-api", "--port", "5005"], {"RASA_TOKEN": token}
+    )
+    args = create_argument_parser().parse_args(argv[1:])
+    assert args.auth_token == token
+    assert args.enable_api is True and args.port == 5005
 
 
 # ---------------------------------------------------------------------------
