@@ -139,11 +139,27 @@ def test_admin_reveals_one_message(console: Console, new_page) -> None:
     assert CARD not in page.inner_text("body")
     first = page.locator("#messages > li.msg-user").first
     first.locator("summary", has_text="显示原文").click()
+    first.locator("select[name=reason_category]").select_option("complaint")
     first.locator("input[name=reason]").fill("客户投诉卡号被盗用，核实原文")
     first.get_by_role("button", name="确认显示原文").click()
     first.locator(".msg-text.revealed").wait_for()
     assert CARD in first.inner_text()
+    message_id = first.locator(".msg-text").get_attribute("data-message-id")
+    assert message_id and message_id.isdigit()
     shot(page, "console-transcript-reveal.png")
     page.goto(f"{console.url}/console/admin/audit")
-    assert "查看原文" in page.inner_text("body")
-    assert "原因：客户投诉卡号被盗用，核实原文" in page.inner_text("body")
+    # The page always says 查看原文 (the action filter lists it): check the ROW this
+    # reveal wrote, cell by cell: who, what, which message, and why.
+    rows = page.locator("table.audit-table tbody tr[data-action=reveal]")
+    assert rows.count() == 1, page.inner_text("table.audit-table")
+    cells = [c.strip() for c in rows.first.locator("td").all_inner_texts()]
+    assert len(cells) == 6, cells
+    _at, actor, action, target, detail, ip = cells
+    assert actor == "admin"
+    assert action == "查看原文"
+    assert target == f"message:{message_id}"
+    assert detail == (
+        f"会话 #{console.card_conversation}，类别：投诉处理，原因：客户投诉卡号被盗用，核实原文"
+    ), detail
+    assert ip == "127.0.0.1"
+    assert CARD not in page.inner_text("body")  # the audit log never shows the original

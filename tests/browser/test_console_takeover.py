@@ -104,7 +104,11 @@ def test_support_takes_over_replies_and_hands_back(
     log_in(staff, web, "/console/queue")
     row = staff.locator(f'#queue-waiting tr[data-conversation-id="{cid}"]')
     row.wait_for()
-    assert "转人工" in row.inner_text() or "客户要求转人工" in row.inner_text()
+    # The row says why (the reason column, not just the intent or the message "转人工").
+    cells = [c.strip() for c in row.locator("td").all_inner_texts()]
+    assert cells[1] == "网页", cells
+    assert cells[2].splitlines()[0] == "客户要求转人工", cells
+    assert cells[4].startswith("转人工"), cells  # the latest intent, in Chinese
     staff.screenshot(path=str(results_dir / "console-queue.png"), full_page=True)
 
     before = settled_count(customer, 500)

@@ -58,6 +58,10 @@ def test_balance_request_asks_to_verify_identity(
     )
     settled_count(page)  # let the rest of the answer arrive before the screenshot
     page.screenshot(path=str(results_dir / "webchat.png"))
+    # The answer asks for the phone number to verify, and shows no balance before that.
+    answer = "\n".join(page.locator(BOT + " .rw-message").all_inner_texts()[greeting:])
+    assert "验证" in answer and "手机号" in answer, answer
+    assert "¥" not in answer and "余额为" not in answer, answer
 
 
 def test_one_line_embed_on_another_origin_talks_to_the_bot(

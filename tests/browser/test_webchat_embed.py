@@ -324,9 +324,12 @@ def test_a_site_that_is_not_allowed_cannot_frame_the_chat(
             page = new_page()
             blocked: list[str] = []
             page.on("console", lambda message: blocked.append(message.text))
-            page.goto(site + "/")
+            # Wait for Chromium's report of the refused frame (not a fixed 3 s).
+            with page.expect_console_message(
+                lambda message: "frame-ancestors" in message.text, timeout=15_000
+            ):
+                page.goto(site + "/")
             page.locator(FRAME).wait_for(state="attached")
-            page.wait_for_timeout(3000)
         frames = [f for f in page.frames if f != page.main_frame]
         assert frames and all(f.locator(INPUT).count() == 0 for f in frames)
         assert any("frame-ancestors" in text for text in blocked), blocked

@@ -8,6 +8,8 @@ import aiohttp
 import pytest
 
 from bot.services.accounts import AccountsClient
+from bot.services.branches import BranchesClient
+from bot.services.errors import TicketNotActive
 from bot.services.support import SupportClient
 
 pytestmark = pytest.mark.integration
@@ -42,6 +44,7 @@ async def test_location_finds_the_nearest_branch(running_stack) -> None:
 
 
 async def test_busy_branch_diverts_and_the_ticket_survives(running_stack) -> None:
+    branches = BranchesClient(running_stack.bank_url)
     async with aiohttp.ClientSession() as http:
         chat = Chat(http, running_stack.rest_url)
         reply, buttons = await chat.say("人民广场支行现在排队多吗")
@@ -55,16 +58,40 @@ async def test_busy_branch_diverts_and_the_ticket_survives(running_stack) -> Non
         reply, _ = await chat.say("我的号还要等多久")
         assert number in reply and "前面还有" in reply
 
-        reply, _ = await chat.say("帮我在人民广场也取个号")
         # A second ticket at another branch is allowed; the bank refuses duplicates per branch.
-        if "办理哪类业务" in reply:
-            reply, _ = await chat.say("个人业务")
-        if "静安寺" in reply and "改到" in reply:
-            reply, _ = await chat.say("不用，就在人民广场")
-        assert "人民广场支行" in reply
+        # 人民广场 is busy for 个人业务, so the bot suggests 静安寺 again; the customer stays.
+        reply, _ = await chat.say("帮我在人民广场也取个号")
+        assert "办理哪类业务" in reply, reply
+        reply, buttons = await chat.say("个人业务")
+        assert "人民广场支行" in reply and "要改到静安寺支行取号吗" in reply, reply
+        assert [b["title"] for b in buttons] == ["改到静安寺支行", "仍在人民广场支行"], buttons
+        reply, _ = await chat.say("不用，就在人民广场")
+        assert "取号成功" in reply and "人民广场支行" in reply, reply
+        second = reply.split("号码是 ")[1][:4]
+        assert second != number
 
+        # Both tickets are in the bank, each at its own branch, both waiting.
+        tickets = await branches.list_tickets("web", chat.sender)
+        held = {t.number: (t.branch_name, t.status) for t in tickets}
+        assert held == {number: ("静安寺支行", "waiting"), second: ("人民广场支行", "waiting")}
+        ids = {t.number: t.ticket_id for t in tickets}
+
+        # Two tickets: the bot asks which one (one button each) and cancels the one chosen.
         reply, buttons = await chat.say("取消排号")
-        assert "取消" in reply
+        assert "要取消哪一个" in reply, reply
+        assert sorted(b["title"] for b in buttons) == sorted(
+            [f"{number} 静安寺支行", f"{second} 人民广场支行"]
+        ), buttons
+        reply, _ = await chat.say(next(b["payload"] for b in buttons if "人民广场" in b["title"]))
+        assert f"已为您取消 人民广场支行 的号码 {second}" in reply, reply
+
+    # The 人民广场 ticket is cancelled in the bank; the 静安寺 one still waits.
+    left = await branches.list_tickets("web", chat.sender)
+    assert [(t.number, t.branch_name, t.status) for t in left] == [(number, "静安寺支行", "waiting")]
+    with pytest.raises(TicketNotActive) as refused:
+        await branches.cancel_ticket(ids[second], "web", chat.sender)
+    assert refused.value.details.get("status") == "cancelled", refused.value.details
+    await branches.close()
 
 
 async def test_products_disclosure_and_suitability(running_stack) -> None:
@@ -73,10 +100,11 @@ async def test_products_disclosure_and_suitability(running_stack) -> None:
         chat = Chat(http, running_stack.rest_url)
         reply, _ = await chat.say("有什么低风险的理财产品")
         assert "理财非存款，产品有风险，投资须谨慎" in reply
-        assert "收益承诺" in reply or "不代表" in reply
+        assert "业绩比较基准仅供参考，不代表未来表现，也不是收益承诺" in reply, reply
 
         reply, _ = await chat.say("1000美元是多少人民币")
-        assert "CNY" in reply and "现汇买入价" in reply
+        # Selling dollars: priced at the bank's buying rate, and said so.
+        assert "现汇买入价" in reply and "711.20" in reply and "¥7,112.00" in reply
 
         reply, _ = await chat.say("推荐个理财")
         reply, _ = await chat.say("13800138000")

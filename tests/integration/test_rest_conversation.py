@@ -74,22 +74,25 @@ async def test_bind_balance_transfer_and_card_loss(running_stack) -> None:
         assert await balance_of(bank, "13800138000", "1234") == Decimal("51880.15")
         assert await balance_of(bank, "13900139000", "8888") == li_before + Decimal("500")
 
+        # 挂失 said outright, and 银行卡 is the debit card: straight to the confirmation.
         reply = await chat.say("我的银行卡丢了，要挂失")
-        assert "尾号1234" in reply
-        if "确认挂失" not in reply:
-            reply = await chat.say("尾号1234")
-        assert "永久停用" in reply
+        assert "确认挂失储蓄卡（尾号1234）吗" in reply, reply
+        assert "永久停用" in reply and "尾号5678" not in reply
         reply = await chat.say("确认")
         assert "已为您挂失" in reply
 
+        # A lost card cannot be unfrozen, and 张伟 has no frozen card: the bot says so
+        # (it neither asks to confirm an unfreeze nor fails with a generic error).
         reply = await chat.say("帮我把卡解冻")
-        assert "已解冻" not in reply
+        assert "您名下没有被冻结的卡片，不需要解冻" in reply, reply
+        assert "已挂失的卡无法解冻，需要补办新卡" in reply, reply
+        assert "已解冻" not in reply and "确认解冻" not in reply
 
     user = f"probe-{uuid.uuid4().hex[:8]}"
     await bank.request_otp("web", user, phone="13800138000")
     session = await bank.verify_otp("web", user, await latest_code(bank, "13800138000"))
     cards = {c.last4: c.state for c in await bank.list_cards(session.token)}
-    assert cards["1234"] == "lost"
+    assert cards == {"1234": "lost", "5678": "active"}  # nothing unfrozen, nothing else touched
     await bank.close()
 
 
@@ -112,8 +115,10 @@ async def test_transfer_over_the_limit_is_re_asked(running_stack) -> None:
         await chat.say("13900139000")
         reply = await chat.say(await latest_code(bank, "13900139000"))
         assert "李娜" in reply
-        # 张伟's full account number: a new payee for 李娜.
-        reply = await chat.say("6216610200000561234")
+        # 张伟's full account number: a new payee for 李娜, whose holder's name is asked.
+        reply = await chat.say("6216 6102 0000 0561 234")
+        assert "姓名" in reply and "尾号1234" in reply
+        reply = await chat.say("张伟")
         assert "多少" in reply
         reply = await chat.say("十万")
         assert "限额" in reply and "¥50,000.00" in reply

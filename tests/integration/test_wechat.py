@@ -105,8 +105,20 @@ async def domain_intents(stack: RunningStack) -> list[str]:
         headers={"Accept": "application/json"},
         params=stack.rasa_params,
     ) as resp:
+        assert resp.status == 200, await resp.text()
         data = await resp.json()
     return [next(iter(i)) if isinstance(i, dict) else i for i in data.get("intents", [])]
+
+
+async def domain_actions(stack: RunningStack) -> list[str]:
+    async with aiohttp.ClientSession() as http, http.get(
+        f"{stack.rasa_url}/domain",
+        headers={"Accept": "application/json"},
+        params=stack.rasa_params,
+    ) as resp:
+        assert resp.status == 200, await resp.text()
+        data = await resp.json()
+    return list(data.get("actions") or [])
 
 
 @pytest.fixture
@@ -171,6 +183,7 @@ async def test_bind_and_balance_over_wechat(
         # The same binding as the web chat: the bank's, keyed by ("wechat", openid).
         binding = await bank.get_binding("wechat", user.openid)
         assert binding is not None
+        assert (binding.customer_name, binding.masked_phone, binding.vip) == ("李娜", "139****9000", True)
         slots = (await tracker(running_stack, user.openid))["slots"]
         accounts = await bank.list_accounts(slots["auth_token"])
         balance = next(a.balance for a in accounts if a.last4 == "8888")
@@ -226,6 +239,9 @@ async def test_triple_delivery_is_one_turn_and_one_answer(
         await concurrent.answer(deliveries[0], 0)
         assert len(fake_wechat_api.sends_to(concurrent.openid)) == 1
     await asyncio.sleep(0.5)
+    if answers:  # answered passively: the same answer each time, nothing sent besides
+        assert len({concurrent.server.reply_text(d) for d in answers}) == 1
+        assert fake_wechat_api.sends_to(concurrent.openid) == []
 
     for openid in (user.openid, concurrent.openid):
         texts = [e["text"] for e in user_events(await tracker(running_stack, openid))]
@@ -243,9 +259,12 @@ async def test_location_message_reaches_the_tracker_and_finds_the_branch(
     location = event["metadata"]["location"]
     assert (location["lat"], location["lng"]) == (lat, lng)
     assert location["label"] == "上海市徐汇区虹桥路1号"
-    if "share_location" not in await domain_intents(running_stack):
-        pytest.skip("the share_location/find_branch dialogue is not in the domain yet (lead's work)")
-    assert "徐家汇支行" in reply
+    # The dialogue is part of the product: a model without it must fail, not skip.
+    intents = await domain_intents(running_stack)
+    assert {"share_location", "find_branch"} <= set(intents), "the trained model's domain lacks them"
+    assert "action_find_branch" in await domain_actions(running_stack)
+    assert "【徐家汇支行】（距您约" in reply, reply
+    assert reply.index("【徐家汇支行】") == reply.index("【"), reply  # the nearest comes first
 
 
 # -- slow action server: a second Rasa server behind a delaying proxy ---------------

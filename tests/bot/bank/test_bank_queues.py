@@ -265,12 +265,17 @@ async def test_closed_branch_refuses_tickets_and_says_when_it_opens(bank, clock,
     clock.set(datetime(2026, 11, 19, 9, 0, tzinfo=CST))
     status = await queue(bank)
     assert (status["waiting"], status["next_number"], status["open_now"]) == (18, "A019", True)
-    # Saturday: 静安寺 stays closed until Monday, so 人民广场 suggests 陆家嘴 or nobody
+    # Saturday: 静安寺 stays closed until Monday, so 人民广场 suggests 陆家嘴 (open, shorter wait)
     clock.set(datetime(2026, 11, 21, 10, 30, tzinfo=CST))
     resp = await take(bank, "SH004")
     assert (await error(resp))["details"]["opens_at"] == "2026-11-23T09:00:00+08:00"
-    alternative = (await queue(bank))["alternative"]
-    assert alternative is None or alternative["branch_id"] == "SH002"
+    # (The sandbox's queues follow its clock deterministically: 人民广场 is busy at 10:30.)
+    busy = await queue(bank)
+    assert busy["open_now"] is True and busy["estimated_wait_minutes"] == 54
+    alternative = busy["alternative"]
+    assert alternative is not None, busy
+    assert (alternative["branch_id"], alternative["name"]) == ("SH002", "陆家嘴支行")
+    assert alternative["estimated_wait_minutes"] < busy["estimated_wait_minutes"]
 
 
 async def test_vip_queue_and_services_a_branch_does_not_offer(bank, error):

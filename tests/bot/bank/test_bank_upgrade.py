@@ -37,8 +37,8 @@ async def test_an_older_database_is_upgraded_in_place(tmp_path, aiohttp_client, 
             conn.execute(
                 text(
                     "INSERT INTO support_tickets (id, kind, channel, channel_user_id, status,"
-                    " created_at) VALUES ('H20261117-0001', 'handoff', 'wechat', 'o-old', 'open',"
-                    " '2026-11-17 21:00:00')"
+                    " created_at) VALUES ('H20261118-0001', 'handoff', 'wechat', 'o-old', 'open',"
+                    " '2026-11-18 09:00:00')"
                 )
             )
             conn.execute(text("ALTER TABLE fx_rates DROP COLUMN cash_sell"))
@@ -68,7 +68,7 @@ async def test_an_older_database_is_upgraded_in_place(tmp_path, aiohttp_client, 
     assert resp.status == 200, await resp.text()
     ticket = await resp.json()
     assert (ticket["ticket_id"], ticket["priority"], ticket["existing"]) == (
-        "H20261117-0001",
+        "H20261118-0001",
         "urgent",
         True,
     )

@@ -10,11 +10,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import markdown_it  # pinned in requirements.lock: a missing one must fail, not skip
 import pytest
 
 from bot.channels.socketio import WebChatOutput, list_item, webchat_markdown
-
-markdown_it = pytest.importorskip("markdown_it")
 
 STATEMENT = "最近 10 笔交易：\n" + "\n".join(
     f"11-{day:02d} 美团外卖 -¥{day * 3}.50" for day in range(18, 8, -1)

@@ -245,7 +245,17 @@ async def test_transcript_page(client: Any, db, convs) -> None:
     assert "尾号1234" in html and "138****8000" in html
     assert html.count(">已脱敏</span>") == 1  # only the message that had PII
     assert "显示原文" not in html
-    assert 'id="takeover"' in html or "_takeover_panel" not in html
+    # The takeover panel is on the page (its include is "ignore missing": a renamed or
+    # deleted template would silently drop it), for this conversation, in its state, and
+    # support may take over a conversation the bot is serving.
+    panel = re.search(r'<section class="panel takeover-panel" id="takeover"(.*?)</section>', html, re.S)
+    assert panel is not None, "the takeover panel is missing from the transcript page"
+    panel_html = panel.group(0)
+    assert f'data-conversation-id="{convs["main"]}"' in panel_html
+    assert 'data-status="bot"' in panel_html
+    assert '<p class="takeover-status" id="takeover-status" role="status">机器人服务中。</p>' in panel_html
+    assert f'action="/console/conversations/{convs["main"]}/take"' in panel_html
+    assert ">主动接入</button>" in panel_html
 
     shown = await (await client.get(f"/console/conversations/{convs['main']}?internal=1")).text()
     assert '<ol class="messages show-internal" id="messages">' in shown

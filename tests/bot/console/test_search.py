@@ -166,11 +166,55 @@ def test_indexing_twice_is_harmless(backend, docs) -> None:
     assert count == 1
 
 
-def test_create_search_index_is_idempotent(backend) -> None:
+def search_objects(session: Session, dialect: str) -> list[tuple[str, str]]:
+    """(kind, name) of every table and index of the search index, repeats included."""
+    if dialect == "sqlite":
+        rows = session.execute(
+            text(
+                "SELECT type, name FROM sqlite_master "
+                "WHERE name LIKE 'conversation_fts%' OR tbl_name LIKE 'conversation_fts%'"
+            )
+        ).all()
+    else:
+        rows = session.execute(
+            text(
+                "SELECT CASE c.relkind WHEN 'i' THEN 'index' ELSE 'table' END, c.relname "
+                "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'i') "
+                "AND (c.relname LIKE 'conversation_fts%' OR c.relname LIKE 'ix_conversation_fts%')"
+            )
+        ).all()
+    return sorted((kind, name) for kind, name in rows)
+
+
+def test_create_search_index_is_idempotent(backend, docs) -> None:
     dialect, factory = backend
+    # open_db (ensure_schema) already created the index once and fill() indexed DOCS.
+    with factory() as session:
+        before = search_objects(session, dialect)
+    if dialect == "sqlite":
+        assert ("table", "conversation_fts") in before
+        assert ("table", "conversation_fts_done") in before
+    else:
+        assert ("table", "conversation_fts") in before
+        assert ("index", "ix_conversation_fts_doc") in before
+        assert ("index", "ix_conversation_fts_conv") in before
     with factory() as session:
         search.create_search_index(session.get_bind())
         search.create_search_index(session.get_bind())
+    with factory() as session:
+        after = search_objects(session, dialect)
+    # Exactly the same objects, each once: nothing duplicated, dropped or renamed.
+    assert after == before, (before, after)
+    assert len(after) == len(set(after))
+    # What was indexed before is still found, and indexing still works afterwards.
+    assert found(backend, "转账", docs) == {"transfer", "history"}
+    assert found(backend, "信用卡", docs) == {"credit"}
+    with factory() as session:
+        search.index_message(session, docs["card"], 999_998, "挂失以后补卡")
+        session.commit()
+    assert found(backend, "补卡", docs) == {"card"}
+    assert found(backend, "卡片", docs) == {"card"}
 
 
 def test_lookup_uses_the_index(backend, docs) -> None:

@@ -743,15 +743,17 @@ async def test_only_the_holder_or_an_admin_may_reply(
     support, other, admin = await browsers(SUPPORT), await browsers(SUPPORT2), await browsers(ADMIN)
     assert (await support.post(f"/console/conversations/{conv}/take"))[0] == 303
 
+    replied_after = time.time()
     status, location, _ = await support.post(
         f"/console/conversations/{conv}/reply", {"text": "  您好，请问转给李娜多少钱？ "}
     )
+    replied_before = time.time()
     assert status == 303 and location.endswith(f"/console/conversations/{conv}#takeover")
     reply = fake.sent("reply-1")[-1]
     assert reply["text"] == "您好，请问转给李娜多少钱？"
     assert reply["metadata"] == {"staff": "support", "staff_name": "小王"}
     first_reply = conversation_state(console, conv)[2].first_reply_at
-    assert first_reply is not None
+    assert first_reply is not None and replied_after <= first_reply <= replied_before
 
     status, _, body = await other.post(
         f"/console/conversations/{conv}/reply", {"text": "我来抢答"}, json=True

@@ -22,7 +22,18 @@ from bot.trainer.registry import (
 )
 
 MODEL = PROJECT_ROOT / "models" / "bankbot.tar.gz"
-needs_model = pytest.mark.skipif(not MODEL.exists(), reason="models/bankbot.tar.gz not trained")
+
+
+@pytest.fixture
+def trained_model() -> Path:
+    """The trained model: `make test` trains it first, so a missing one fails (as the
+    integration tests' stack does), never skips."""
+    if not MODEL.is_file():
+        pytest.fail(f"{MODEL} is missing: `make test` trains it before running pytest")
+    return MODEL
+
+
+needs_model = pytest.mark.usefixtures("trained_model")
 
 
 def closed_port() -> int:
