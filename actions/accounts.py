@@ -34,6 +34,7 @@ from bot.nlu.answers import (
     both_ways,
     confirmation,
     is_follow_up,
+    is_question,
     longest_digit_run,
     looks_like_amount,
     person_name,
@@ -167,7 +168,8 @@ class ActionTransactionHistory(BankAction):
             limit=MAX_LINES,
         )
         transactions, summary = statement.items, statement.summary
-        when = phrase if phrase and len(phrase) <= 8 else (
+        spoken = re.sub(r"(?:的)?[呢吗？?。!！\s]+$", "", phrase or "")
+        when = spoken if spoken and len(spoken) <= 8 else (
             f"{short_date(period[0])}至{short_date(period[1])}" if period else None
         )
         label = "".join(x for x in (when, f"在{merchant}" if merchant else None, kind) if x)
@@ -316,6 +318,8 @@ class ValidateTransferForm(TaskFormValidation):
                 return False
             return person_name(text) is not None
         if slot == "transfer_confirmed":
+            if is_question(latest_text(tracker)):
+                return False  # "为啥要审核啊": answered, then the confirmation asked again
             return isinstance(value, bool) or confirmation(text) is not None
         if slot == "payee_name":
             if latest_entities(tracker, "payee"):
@@ -411,12 +415,14 @@ class ValidateTransferForm(TaskFormValidation):
             None,
         )
         if match is None:
+            name = person_name(text)
             dispatcher.utter_message(
                 response="utter_payee_not_found",
-                payee=person_name(text) or text[:20],
+                payee=name or text[:20],
                 buttons=await payee_buttons(tracker),
             )
-            return {"payee": None}
+            # "给新同事周杰转2500": the holder's name of the account number asked next.
+            return {"payee": None, "payee_name": name or tracker.get_slot("payee_name")}
         result = {"payee": match.name, "payee_name": None}
         tracker.slots.update(result)
         if "amount" in tracker.slots_to_validate():
@@ -440,7 +446,8 @@ class ValidateTransferForm(TaskFormValidation):
 
     @skip_cleared
     async def validate_amount(self, slot_value, dispatcher, tracker, domain) -> dict[str, Any]:
-        value = parse_amount(slot_value)
+        said = latest_entities(tracker, "amount")
+        value = parse_amount(slot_value) or (parse_amount(said[-1]) if said else None)
         if value is None:
             dispatcher.utter_message(response="utter_invalid_amount")
             return {"amount": None}

@@ -41,6 +41,7 @@ from bot.services.types import Branch, QueueStatus
 
 SERVICE_TYPES = ("个人业务", "对公业务", "外汇", "贵宾")
 VIP = "贵宾"
+SHORTEST = re.compile(r"人少|人最少|最短|最快|哪个快|不用排|排队少|没什么人")
 WAIT = re.compile(r"等多久|多久|多长时间|还要等|排到")
 HOURS = re.compile(r"周末|周六|周日|星期六|星期天|礼拜|几点|营业时间|开门|关门|上班时间")
 OPEN_NOW = re.compile(r"开着|开门的|营业的|在营业|还开|现在开")
@@ -195,6 +196,10 @@ class ActionBranchQueueStatus(Action):
         if branch is None and WAIT.search(latest_text(tracker)) and await waiting_for_staff(tracker):
             # "要等多久啊" right after asking for a person: the wait for staff.
             return [FollowupAction("action_human_handoff")]
+        if branch is None and SHORTEST.search(latest_text(tracker)):
+            # "哪个人少啊": every branch's wait, shortest first.
+            await self._shortest(dispatcher, tracker)
+            return events
         if branch is None:
             dispatcher.utter_message(
                 response="utter_ask_branch", buttons=await branch_buttons("branch_queue_status")
@@ -230,6 +235,27 @@ class ActionBranchQueueStatus(Action):
         if diverted is not None:
             utter_divert(dispatcher, branch, diverted)
         return outside_queue_form(tracker, events)
+
+
+    async def _shortest(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+        service_type = slot_str(tracker, "service_type") or "个人业务"
+        waits = []
+        for branch in await services().branches.list_branches():
+            queue = next(
+                (q for q in await services().branches.queue_status(branch.branch_id)
+                 if q.service_type == service_type and q.offered and q.open_now),
+                None,
+            )
+            if queue is not None:
+                waits.append((queue.estimated_wait_minutes, queue.waiting, branch.name))
+        if not waits:
+            dispatcher.utter_message(response="utter_ask_branch", buttons=await branch_buttons("inform"))
+            return
+        dispatcher.utter_message(response="utter_queue_shortest_header", service_type=service_type)
+        for wait, waiting, name in sorted(waits):
+            dispatcher.utter_message(
+                response="utter_queue_shortest_line", name=name, waiting=waiting, wait=wait
+            )
 
 
 class ActionPrepareTicket(Action):
@@ -364,6 +390,13 @@ class ValidateQueueForm(TaskFormValidation):
             return {"branch": None, "queue_branch_id": None}
         branch = found[0]
         result: dict[str, Any] = {"branch": branch.name, "queue_branch_id": branch.branch_id}
+        diverting = tracker.get_slot("requested_slot") == "queue_divert"
+        if branch.branch_id == tracker.get_slot("queue_branch_id"):
+            # "不用 就人广": the same branch named again while answering the diversion.
+            return {**result, "queue_divert": False} if diverting else result
+        if diverting and branch.branch_id == tracker.get_slot("queue_alt_branch_id"):
+            # "那去静安寺吧": the suggested branch named: yes to the diversion.
+            return {"queue_divert": True, "branch": tracker.get_slot("branch")}
         service_type = tracker.get_slot("service_type")
         if service_type and "service_type" not in tracker.slots_to_validate():
             result.update(await self._check_queue(dispatcher, tracker, branch.branch_id, branch.name, service_type))

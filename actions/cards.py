@@ -34,6 +34,7 @@ from bot.nlu.answers import (
     card_request,
     card_type_named,
     confirmation,
+    is_question,
     looks_like_card,
 )
 from bot.services.errors import (
@@ -204,6 +205,8 @@ class ValidateCardForm(TaskFormValidation):
                 # "好吧 那就冻结吧" at the loss report's confirmation: a change of mind,
                 # never a yes to the permanent operation.
                 return False
+            if is_question(latest_text(tracker)):
+                return False  # "挂失了钱会不会没了": answered, then asked again
             return isinstance(value, bool) or confirmation(text) is not None
         if slot == "card_last4":
             if latest_entities(tracker, "card_last4") or latest_entities(tracker, "account_type"):

@@ -4,6 +4,7 @@ explaining a form step, bare yes/no answers and elliptical follow-ups."""
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 from rasa_sdk import Action
@@ -32,7 +33,7 @@ from actions.branches import QUEUE_SLOTS
 from actions.cards import CARD_SLOTS
 from actions.products import RISK_SLOTS
 from bot.nlu.answers import fx_request, is_follow_up
-from bot.nlu.time_range import parse_term_days
+from bot.nlu.time_range import parse_term_days, parse_time_range
 from bot.services.errors import ServiceUnavailable, VerificationRequired
 
 TASK_SLOTS = (
@@ -90,6 +91,11 @@ class ActionExplainStep(Action):
             dispatcher.utter_message(response="utter_explain_nothing")
             return []
         intent = latest_intent(tracker)
+        if requested.startswith("card_") and CARD_QUESTION.search(latest_text(tracker)):
+            # "挂失了钱会不会没了" while a card is being chosen: what freezing and
+            # reporting a card mean, then the step is asked again.
+            dispatcher.utter_message(response="utter_faq/freeze_vs_loss")
+            return []
         if intent == "affirm" and not requested.endswith("confirmed"):
             dispatcher.utter_message(response="utter_not_confirm_step")
         elif intent in ("nlu_fallback", "inform"):
@@ -124,6 +130,7 @@ class ActionYesOrNo(Action):
         return [SlotSet("offer_next", None)]
 
 
+CARD_QUESTION = re.compile(r"(?:挂失|冻结|冻上|停卡).{0,12}(?:钱|余额|还能|会不会|能不能|影响)|(?:钱|余额).{0,8}(?:挂失|冻结)")
 BILL_REPAY = re.compile(r"怎么还|如何还|还款|在哪还|哪里还|怎么交")
 QUEUE_WORDS = re.compile(r"排队|人多|几个人|等多久|要等")
 BRANCH_WORDS = re.compile(r"几点|开门|关门|营业|周末|周六|周日|地址|在哪|电话|怎么走|开着")
@@ -230,6 +237,10 @@ class ActionFollowUp(Action):
                     {"currency": context.get("currency"), "amount": context.get("amount")},
                 ),
             ]
+        if topic == "statement" and parse_time_range(text, date(2026, 1, 1)) is not None:
+            # "11月呢": another period, the same merchant and kind.
+            filters = {name: context.get(name) for name in STATEMENT_FILTERS}
+            return redirect(tracker, "transaction_history", {**filters, "time_range": text})
         if topic in ("recommend", "products") and parse_term_days(text) is not None:
             return redirect(tracker, "recommend_product" if topic == "recommend" else "product_inquiry",
                             {"term": text})

@@ -237,6 +237,10 @@ class ActionRiskAssessment(BankAction):
         return product_follow_up(tracker) or await super().run(dispatcher, tracker, domain)
 
     async def perform(self, dispatcher, tracker, domain, token) -> list[EventType]:
+        if (tracker.active_loop or {}).get("name") == "risk_form":
+            # "这个评估做完多久有效啊" in the middle of it: explained, the answers kept.
+            dispatcher.utter_message(response="utter_explain_risk_question")
+            return []
         return [SlotSet(name, None) for name in RISK_SLOTS]
 
 

@@ -184,10 +184,17 @@ _CN_ORDINALS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六
 
 
 def _numbers(text: str) -> list[int]:
+    """Arabic and Chinese numbers in ``text`` ("两年" -> [2], "30岁到50岁" -> [30, 50])."""
     values = [int(n) for n in re.findall(r"\d+", text)]
-    for word, value in (("十", 10),):
-        if word in text and not values:
-            values.append(value)
+    for run in re.findall(r"[一二两三四五六七八九十百千万]+", text):
+        import cn2an
+
+        try:
+            value = cn2an.cn2an(run, "smart")
+        except (ValueError, KeyError, IndexError):
+            continue
+        if value == int(value):
+            values.append(int(value))
     return values
 
 
@@ -216,8 +223,17 @@ def match_option(text: str | None, options: Sequence[tuple[str, str]]) -> str | 
     return _best_fit(cleaned, options)
 
 
+_NONE_SAID = re.compile(r"从来没|从没|没有|没买过|没做过|没投过|没碰过|不懂|没经验|无经验|零")
+_NONE_OPTION = re.compile(r"没有|无|从未|不了解|不懂")
+
+
 def _best_fit(text: str, options: Sequence[tuple[str, str]]) -> str | None:
-    """Numbers decide first (age or amount ranges), then shared characters."""
+    """"None at all" picks the option that says so; then numbers decide (age or
+    amount ranges), then shared characters."""
+    if _NONE_SAID.search(text) and not re.search(r"\d", text):
+        nothing = [oid for oid, option in options if _NONE_OPTION.search(_clean(option))]
+        if len(nothing) == 1:
+            return nothing[0]
     said = _numbers(text)
     scores: list[tuple[float, str]] = []
     for option_id, option_text in options:

@@ -11,6 +11,7 @@ after DIET, before the fallback classifier decides whether the NLU was sure:
 * freeze_card: a card to stop or lock ("信用卡帮我停了吧"; with a loss in the same
   message the card action asks 临时冻结 or 挂失);
 * dispute_charge: a charge the customer did not make or that was taken twice;
+* exchange_rate: an amount of a foreign currency and what it costs or brings;
 * human_handoff: customers who cannot type or read the screen, or ask for a person.
 
 Text without Chinese, digits or a known Latin word (emoji, keyboard mashing) is marked
@@ -82,10 +83,19 @@ GUARDS = (
     Guard(
         "dispute_charge",
         re.compile(
-            r"没刷过|不是我刷|不是我消费|没消费过|没买过|不是我买|重复扣|扣了两次|扣两次|"
-            r"扣了两遍|多扣了|被扣了两"
+            r"没刷过|不是我刷|不是我消费|没消费过|(?:没买过|不是我买).{0,10}(?:扣|刷|钱|账)|"
+            r"重复扣|扣了两次|扣两次|扣了两遍|多扣了|被扣了两"
         ),
         accepts=frozenset({"report_fraud"}),
+    ),
+    Guard(
+        "exchange_rate",
+        re.compile(
+            r"[0-9一二两三四五六七八九十百千万]+\s*(?:块|元)?\s*(?:美元|美金|欧元|港币|港元|日元|英镑)"
+            r".{0,16}(?:多少|能换|换成|换回|要几|得几|合人民币|值)|"
+            r"(?:买|换|取|兑)\s*[0-9一二两三四五六七八九十百千万]+\s*(?:美元|美金|欧元|港币|港元|日元|英镑)"
+        ),
+        unless=re.compile(r"额度|限额|手续费|在哪|哪个网点|怎么办理|流程|需要什么|带什么"),
     ),
     Guard(
         "human_handoff",
@@ -96,6 +106,8 @@ GUARDS = (
             r"不会弄|弄不来|不会用这个|搞不懂这个"
         ),
         unless=re.compile(r"人工审核|人工智能|人工服务时间"),
+        # The bank's phone numbers asked for: answered with the numbers.
+        accepts=frozenset({"ask_hotline"}),
     ),
 )
 
@@ -103,10 +115,59 @@ GUARDS = (
 # Latin words a customer may write alone; any other Latin-only text without Chinese or
 # digits ("？？？ 😂😂 asdfgh") is not understood, whatever DIET guessed.
 KNOWN_LATIN = frozenset(
-    "hi hello hey ok okay yes no yep nope thanks thank thx bye byebye balance transfer card "
-    "cards help vip app atm otp cash money bill human person staff sorry please lost freeze "
-    "unfreeze rate rates usd eur hkd jpy gbp rmb cny fx loan mortgage fraud scam queue "
-    "ticket branch".split()
+    [
+        "hi",
+        "hello",
+        "hey",
+        "ok",
+        "okay",
+        "yes",
+        "no",
+        "yep",
+        "nope",
+        "thanks",
+        "thank",
+        "thx",
+        "bye",
+        "byebye",
+        "balance",
+        "transfer",
+        "card",
+        "cards",
+        "help",
+        "vip",
+        "app",
+        "atm",
+        "otp",
+        "cash",
+        "money",
+        "bill",
+        "human",
+        "person",
+        "staff",
+        "sorry",
+        "please",
+        "lost",
+        "freeze",
+        "unfreeze",
+        "rate",
+        "rates",
+        "usd",
+        "eur",
+        "hkd",
+        "jpy",
+        "gbp",
+        "rmb",
+        "cny",
+        "fx",
+        "loan",
+        "mortgage",
+        "fraud",
+        "scam",
+        "queue",
+        "ticket",
+        "branch",
+    ]
 )
 NOT_UNDERSTOOD = "nlu_fallback"
 

@@ -116,7 +116,8 @@ async def test_unknown_payee_is_re_asked_with_choices(bank, domain_dict) -> None
     slots = await verified_slots(bank, domain_dict)
     dispatcher = CollectingDispatcher()
     result = await ValidateTransferForm().validate_payee("赵六", dispatcher, make_tracker(slots), domain_dict)
-    assert result == {"payee": None}
+    # Not a saved payee: asked again (by account number); the name is kept as the holder's.
+    assert result == {"payee": None, "payee_name": "赵六"}
     assert dispatcher.messages[-1]["response"] == "utter_payee_not_found"
     titles = [b["title"] for b in dispatcher.messages[-1]["buttons"]]
     assert "李娜（尾号8888）" in titles and "王芳（尾号6666）" in titles

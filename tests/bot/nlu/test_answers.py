@@ -117,6 +117,12 @@ def test_options_by_letter_number_or_words(text: str, picked: str | None) -> Non
     assert match_option(text, AGES) == picked
 
 
+def test_never_picks_the_option_that_says_none() -> None:
+    experience = [("A", "没有经验"), ("B", "1年以内"), ("C", "1-3年"), ("D", "3-5年"), ("E", "5年以上")]
+    assert match_option("从来没买过这些", experience) == "A"
+    assert match_option("两年左右", experience) == "C"
+
+
 @pytest.mark.parametrize(
     "text, name",
     [

@@ -29,6 +29,10 @@ from bot.nlu.guard import IntentGuard, guarded_intent
         ("为什么要人工审核", "faq", None),
         ("网点能停车吗", "find_branch", None),
         ("？？？ 😂😂 asdfgh", "recommend_product", "nlu_fallback"),
+        ("从来没买过这些", "inform", None),
+        ("下周去美国 想在你们这取1000美元现钞 得多少人民币", "faq", "exchange_rate"),
+        ("换外币要带什么证件", "faq", None),  # a risk-questionnaire answer, not a dispute
+        ("阿姨不会用这个 想直接打电话问 你们电话是多少啊", "ask_hotline", "ask_hotline"),
         ("ok", "affirm", None),
         ("check balance", "check_balance", None),
         ("卡找到了 帮我解冻", "unfreeze_card", None),
