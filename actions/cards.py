@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -14,6 +15,7 @@ from actions.base import (
     TaskFormValidation,
     bank_time,
     context_of,
+    is_payload,
     is_side_question,
     is_step_up_fresh,
     latest_entities,
@@ -21,6 +23,7 @@ from actions.base import (
     offer,
     phone_numbers,
     request_text,
+    restate,
     services,
     set_context,
     skip_cleared,
@@ -54,6 +57,8 @@ ELIGIBLE_STATES = {
     None: {"active", "frozen"},  # freeze or loss report, not decided yet
 }
 OPERATION_NAMES = {FREEZE: "临时冻结", LOST: "挂失", UNFREEZE: "解冻"}
+# "两张都冻了", "储蓄卡和信用卡都…": every card, one after the other.
+EVERY_CARD = re.compile(r"两张|都冻|都挂|都解|全部|所有的卡|(?:储蓄卡|借记卡).{0,3}(?:和|跟|还有).{0,3}信用卡|信用卡.{0,3}(?:和|跟|还有).{0,3}(?:储蓄卡|借记卡)")
 CARD_SLOTS = ("card_last4", "card_confirmed", "card_display", "card_operation", "account_type")
 
 
@@ -65,6 +70,14 @@ def card_buttons(cards: list[Card]) -> list[dict[str, str]]:
         }
         for card in cards
     ]
+
+
+def current_operation(tracker: Tracker) -> str | None:
+    """The form's operation; this turn's raw answer ("先冻起来吧") read as one."""
+    value = tracker.get_slot("card_operation")
+    if value in OPERATION_NAMES or value is None:
+        return value
+    return card_request(str(value)).last
 
 
 async def eligible_cards(tracker: Tracker, operation: str | None) -> list[Card]:
@@ -96,6 +109,7 @@ class CardRequestAction(BankAction):
     """Starts card_form for one card operation (a fresh verification first)."""
 
     sensitive = True
+    one_step = False
 
     async def run(self, dispatcher, tracker, domain) -> list[EventType]:
         # A stolen card: the police advice and a person on offer come before anything
@@ -122,11 +136,13 @@ class CardRequestAction(BankAction):
         if not cards:
             dispatcher.utter_message(response=f"utter_no_card_for_{operation or LOST}")
             return [*(SlotSet(s, None) for s in CARD_SLOTS), FollowupAction("action_listen")]
-        stolen = card_request(request_text(tracker, self.intent)).stolen
+        said = request_text(tracker, self.intent)
+        stolen = card_request(said).stolen
+        every_card = bool(EVERY_CARD.search(said))
         events: list[EventType] = [
             SlotSet("card_operation", operation),
             SlotSet("card_confirmed", None),
-            set_context("card", operation=operation, stolen=stolen),
+            set_context("card", operation=operation, stolen=stolen, every_card=every_card),
         ]
         wanted_last4 = slot_str(tracker, "card_last4")
         wanted_type = slot_str(tracker, "account_type") or card_type_named(
@@ -179,7 +195,7 @@ class ActionAskCardLast4(Action):
         return "action_ask_card_last4"
 
     async def run(self, dispatcher, tracker, domain) -> list[EventType]:
-        operation = tracker.get_slot("card_operation")
+        operation = current_operation(tracker)
         try:
             cards = await eligible_cards(tracker, operation)
         except (ServiceUnavailable, VerificationRequired):
@@ -202,9 +218,9 @@ class ValidateCardForm(TaskFormValidation):
         if slot == "card_confirmed":
             named = card_request(latest_text(tracker)).last
             if named is not None and named != tracker.get_slot("card_operation"):
-                # "好吧 那就冻结吧" at the loss report's confirmation: a change of mind,
-                # never a yes to the permanent operation.
-                return False
+                # "好吧 那就冻结吧" at the loss report's confirmation: a change of mind
+                # (validate_card_confirmed switches), never a yes to the permanent one.
+                return True
             if is_question(latest_text(tracker)):
                 return False  # "挂失了钱会不会没了": answered, then asked again
             return isinstance(value, bool) or confirmation(text) is not None
@@ -242,7 +258,7 @@ class ValidateCardForm(TaskFormValidation):
     ) -> dict[str, Any]:
         text = str(slot_value or "")
         digits = "".join(ch for ch in text if ch.isdigit())[-4:]
-        operation = tracker.get_slot("card_operation")
+        operation = current_operation(tracker)
         cards = await eligible_cards(tracker, operation)
         card = next((c for c in cards if c.last4 == digits), None) if digits else None
         if card is None and not digits:
@@ -265,9 +281,28 @@ class ValidateCardForm(TaskFormValidation):
         changed = tracker.slots_to_validate()
         if "card_last4" in changed or "card_operation" in changed:
             return {"card_confirmed": None}
+        named = card_request(latest_text(tracker)).last
+        operation = tracker.get_slot("card_operation")
+        if named is not None and named != operation:
+            return await self._switch(named, dispatcher, tracker)
         if isinstance(slot_value, bool):
             return {"card_confirmed": slot_value}
         return {"card_confirmed": confirmation(str(slot_value))}
+
+    async def _switch(
+        self, operation: str, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> dict[str, Any]:
+        """Another operation named at the confirmation: ask to confirm that one."""
+        eligible = {c.last4 for c in await eligible_cards(tracker, operation)}
+        if tracker.get_slot("card_last4") not in eligible:
+            dispatcher.utter_message(
+                response=f"utter_no_card_for_{operation}"
+            )
+            return {"card_confirmed": None}
+        dispatcher.utter_message(
+            response="utter_card_operation_switched", operation=OPERATION_NAMES[operation]
+        )
+        return {"card_operation": operation, "card_confirmed": None}
 
 
 class ActionAskCardConfirmed(Action):
@@ -327,13 +362,38 @@ class ActionSubmitCardRequest(Action):
             dispatcher.utter_message(response="utter_service_unavailable")
             return reset
         dispatcher.utter_message(response=response, card_display=display)
-        return [*reset, set_context("card", operation=operation)]
+        events = [*reset, set_context("card", operation=operation)]
+        if context_of(tracker).get("every_card"):
+            # "两张都冻了": the next card of the same operation is offered right away.
+            others = [
+                c for c in await eligible_cards(tracker, operation)
+                if c.last4 != tracker.get_slot("card_last4")
+            ]
+            if others:
+                card = others[0]
+                dispatcher.utter_message(
+                    response="utter_card_next",
+                    operation=OPERATION_NAMES[operation],
+                    card_display=card_label(card.card_type, card.last4),
+                )
+                events.append(offer(operation, card_last4=card.last4))
+        return events
+
+
+# Words asking for the items of a period rather than the current bill.
+PAST_ITEMS = re.compile(
+    r"明细|流水|记录|每一笔|哪几笔|哪些|(?:还|花|刷|消费|用)了(?:多少|什么|啥|哪些)"
+)
 
 
 class ActionCreditCardBill(BankAction):
     intent = "credit_card_bill"
 
     async def perform(self, dispatcher, tracker, domain, token) -> list[EventType]:
+        said = request_text(tracker, self.intent)
+        if not is_payload(tracker) and PAST_ITEMS.search(said):
+            # "10月份的账单明细", "上个月信用卡还了多少": the items of a period, not this bill.
+            return restate(tracker, "transaction_history", said)
         try:
             bill = await services().accounts.credit_card_bill(
                 token, slot_str(tracker, "card_last4")

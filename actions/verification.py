@@ -20,7 +20,7 @@ from actions.base import (
     skip_cleared,
     verification_events,
 )
-from bot.nlu.answers import looks_like_code, looks_like_phone
+from bot.nlu.answers import looks_like_code, looks_like_phone, spelled_digits
 from bot.services.errors import (
     CustomerNotFound,
     OtpExpired,
@@ -83,7 +83,9 @@ class ValidateVerifyForm(TaskFormValidation):
         tracker: Tracker,
         domain: DomainDict,
     ) -> dict[str, Any]:
-        match = PHONE_RE.fullmatch(re.sub(r"[\s-]", "", str(slot_value or "")))
+        match = PHONE_RE.fullmatch(re.sub(r"[\s-]", "", str(slot_value or ""))) or PHONE_RE.search(
+            re.sub(r"[\s-]", "", spelled_digits(str(slot_value or "")))
+        )
         if not match:
             dispatcher.utter_message(response="utter_invalid_phone")
             return {"phone": None}
@@ -111,7 +113,9 @@ class ValidateVerifyForm(TaskFormValidation):
         text = str(slot_value or "").strip()
         if RESEND_RE.search(tracker.latest_message.get("text") or ""):
             return {"otp_code": None, "otp_requested": False}
-        match = OTP_RE.search(re.sub(r"\s", "", text))
+        match = OTP_RE.search(re.sub(r"\s", "", text)) or OTP_RE.search(
+            re.sub(r"\s", "", spelled_digits(text))
+        )
         if not match:
             dispatcher.utter_message(response="utter_invalid_otp_format")
             return {"otp_code": None}

@@ -200,8 +200,11 @@ async def test_a_yes_that_names_another_operation_never_confirms_a_loss_report(
             requested_slot="card_confirmed", validated={"card_confirmed": value},
         )
         events = await ValidateCardForm().run(dispatcher, tracker, domain_dict)
-        assert rejected(events), text
-        assert slots_of(events).get("card_confirmed") is None
+        # The operation changes to the freeze and its confirmation is asked: no loss report.
+        values = slots_of(events)
+        assert values["card_operation"] == "freeze_card", text
+        assert values["card_confirmed"] is None
+        assert "utter_card_operation_switched" in responses(dispatcher)
 
 
 async def test_typed_confirmations_are_understood(bank, domain_dict) -> None:
