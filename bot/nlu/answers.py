@@ -106,7 +106,9 @@ FREEZE = "freeze_card"
 LOST = "report_card_lost"
 UNFREEZE = "unfreeze_card"
 
-_UNFREEZE_WORDS = re.compile(r"解冻|解除冻结|解锁|解封|恢复使用|恢复正常|重新启用|取消冻结|unfreeze", re.I)
+_UNFREEZE_WORDS = re.compile(
+    r"解冻|解除冻结|解锁|解封|解开|打开|恢复使用|恢复正常|重新启用|取消冻结|unfreeze", re.I
+)
 _FREEZE_WORDS = re.compile(r"冻|锁|暂停|停用|先停|停一下|停掉|止付|封|freeze|lock", re.I)
 _REPORT_WORDS = re.compile(r"挂失|挂矢|补卡|补办|补一张|换新卡|作废|注销这张|lost report", re.I)
 _LOSS_EVENT_WORDS = re.compile(
@@ -167,8 +169,8 @@ def card_request(text: str | None) -> CardRequest:
     loss_event = bool(_LOSS_EVENT_WORDS.search(cleaned))
     stolen = bool(_THEFT_WORDS.search(cleaned))
     operation: str | None = None
-    if named == {UNFREEZE}:
-        operation = UNFREEZE
+    if UNFREEZE in named and LOST not in named and not loss_event:
+        operation = UNFREEZE  # "是不是被冻了 帮我解开": 冻 describes the card, 解开 is asked
     elif named == {LOST}:
         operation = LOST
     elif named == {FREEZE} and not loss_event:
@@ -183,18 +185,31 @@ _LETTERS = "ABCDEFGH"
 _CN_ORDINALS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6}
 
 
-def _numbers(text: str) -> list[int]:
-    """Arabic and Chinese numbers in ``text`` ("两年" -> [2], "30岁到50岁" -> [30, 50])."""
-    values = [int(n) for n in re.findall(r"\d+", text)]
-    for run in re.findall(r"[一二两三四五六七八九十百千万]+", text):
-        import cn2an
+_CN_NUMBER = "一二两三四五六七八九十百千"
+_NUMBER_RE = re.compile(rf"(百分之)?(\d+(?:\.\d+)?|[{_CN_NUMBER}]+)(多|几)?(万)?")
 
-        try:
-            value = cn2an.cn2an(run, "smart")
-        except (ValueError, KeyError, IndexError):
+
+def _cn_value(run: str) -> float | None:
+    import cn2an
+
+    try:
+        return float(cn2an.cn2an(run, "smart"))
+    except (ValueError, KeyError, IndexError):
+        return None
+
+
+def _numbers(text: str) -> list[int]:
+    """Numbers in ``text`` as a person means them: "两年" -> [2], "30岁到50岁" -> [30, 50],
+    "二十多万" -> [200000], "10万-30万元" -> [100000, 300000], "百分之十" -> [10]."""
+    values: list[int] = []
+    for match in _NUMBER_RE.finditer(text):
+        raw = match.group(2)
+        value = float(raw) if raw[0].isdigit() else _cn_value(raw)
+        if value is None:
             continue
-        if value == int(value):
-            values.append(int(value))
+        if match.group(4):
+            value *= 10000
+        values.append(int(value))
     return values
 
 
@@ -225,15 +240,18 @@ def match_option(text: str | None, options: Sequence[tuple[str, str]]) -> str | 
 
 _NONE_SAID = re.compile(r"从来没|从没|没有|没买过|没做过|没投过|没碰过|不懂|没经验|无经验|零")
 _NONE_OPTION = re.compile(r"没有|无|从未|不了解|不懂")
+_NO_LOSS_SAID = re.compile(r"保本|不能亏|不能少|不想亏|不能赔|不亏|一分都不|不能承受|安全第一|稳妥")
+_NO_LOSS_OPTION = re.compile(r"保本|不能承受|资金安全")
 
 
 def _best_fit(text: str, options: Sequence[tuple[str, str]]) -> str | None:
     """"None at all" picks the option that says so; then numbers decide (age or
     amount ranges), then shared characters."""
-    if _NONE_SAID.search(text) and not re.search(r"\d", text):
-        nothing = [oid for oid, option in options if _NONE_OPTION.search(_clean(option))]
-        if len(nothing) == 1:
-            return nothing[0]
+    for said_words, option_words in ((_NO_LOSS_SAID, _NO_LOSS_OPTION), (_NONE_SAID, _NONE_OPTION)):
+        if said_words.search(text) and not re.search(r"\d", text):
+            fitting = [oid for oid, option in options if option_words.search(_clean(option))]
+            if len(fitting) == 1:
+                return fitting[0]
     said = _numbers(text)
     scores: list[tuple[float, str]] = []
     for option_id, option_text in options:
@@ -266,7 +284,12 @@ def _best_fit(text: str, options: Sequence[tuple[str, str]]) -> str | None:
 _NAME_NOISE = re.compile(
     r"收款人|收款方|户名|名字|姓名|对方|账户|帐户|账号|帐号|卡号|银行卡|他行|本行|转账|转帐|"
     r"转给|转到|打给|汇给|打到|帮我|一下|我要|我想|麻烦|请|给|转|到|叫|是|的|为|"
-    r"他|她|它|我|钱|吧|呢|啊|哦|嗯|了|和|跟|"
+    r"不对|错了|应该|改成|换成|^那|那(?=[呢吧]|$)|"
+    # Who the payee is to the customer ("我表弟王强"), not part of the name.
+    r"表弟|表哥|表姐|表妹|堂弟|堂哥|堂姐|堂妹|老同学|同事|同学|朋友|房东|老板|师傅|"
+    r"老婆|老公|媳妇|妈妈|爸爸|儿子|女儿|哥哥|姐姐|弟弟|妹妹|"
+    # 钱 only as the money ("钱给他吧"), not the surname of 钱芳.
+    r"他|她|它|我|钱(?=[吧呢啊了吗转给打汇]|$)|吧|呢|啊|哦|嗯|了|和|跟|"
     r"[0-9\s，,。.!！?？:：、\-]"
 )
 # Amounts go first, so that 三 in 张三 survives while 两万 / 3千元 do not.
@@ -391,7 +414,9 @@ _YES = re.compile(
     r"确认|确定|没问题|可以|好的|是的|对的|行|办吧|转吧|挂失吧|冻结吧|解冻吧|挂吧|冻吧|ok|okay|yes|嗯",
     re.I,
 )
-_BARE_YES = re.compile(r"^\s*(?:是|好|对|嗯+|恩|确|yes|y)\s*[。！!.~～]*\s*$", re.I)
+_BARE_YES = re.compile(
+    r"^\s*(?:是|好|对|嗯+|恩|确|行|冻|挂|解|冻吧|挂吧|yes|y)(?:[\s,，。！!.~～]|的|啊|吧|呀|嘞|谢谢|$)", re.I
+)
 
 
 def confirmation(text: str | None) -> bool | None:
@@ -404,3 +429,11 @@ def confirmation(text: str | None) -> bool | None:
     if _YES.search(cleaned) or _BARE_YES.match(cleaned):
         return True
     return None
+
+
+_CN_DIGIT_VALUES = str.maketrans("零〇一二三四五六七八九幺两", "0012345678912")
+
+
+def spelled_digits(text: str | None) -> str:
+    """Digits spelled in Chinese turned into Arabic ones ("一三八零零" -> "13800")."""
+    return _clean(text).translate(_CN_DIGIT_VALUES)

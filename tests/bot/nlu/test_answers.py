@@ -71,6 +71,7 @@ def test_account_numbers_with_spaces_anywhere() -> None:
         # a change of mind: the operation named last
         ("等一下 挂失是不是就不能用了 那算了 还是先冻结吧", None, FREEZE, False),
         ("卡被抢了", None, None, True),
+        ("我信用卡刷不了了是不是被冻了 帮我解开 尾号5678", UNFREEZE, UNFREEZE, False),
     ],
 )
 def test_card_requests(text: str, operation: str | None, last: str | None, stolen: bool) -> None:
@@ -124,6 +125,21 @@ def test_never_picks_the_option_that_says_none() -> None:
 
 
 @pytest.mark.parametrize(
+    "text, options, picked",
+    [
+        ("二十多万吧", [("A", "10万元以下"), ("B", "10万-30万元"), ("C", "30万-50万元")], "B"),
+        ("退休金一个月五千多 一年就六万多吧", [("A", "10万元以下"), ("B", "10万-30万元")], "A"),
+        ("我六十八了", [("A", "18-30岁"), ("B", "31-50岁"), ("C", "51-65岁"), ("D", "65岁以上")], "D"),
+        ("保本 钱不能少", [("A", "资金安全，保本为主"), ("B", "稳健增值，可接受小幅波动")], "A"),
+        ("一分都不能亏", [("A", "不能承受任何亏损"), ("B", "5%以内"), ("C", "5%-15%")], "A"),
+        ("最多亏个百分之十吧", [("A", "不能承受任何亏损"), ("B", "5%以内"), ("C", "5%-15%")], "C"),
+    ],
+)
+def test_free_answers_to_the_questionnaire(text, options, picked) -> None:
+    assert match_option(text, options) == picked
+
+
+@pytest.mark.parametrize(
     "text, name",
     [
         ("收款人叫陈明", "陈明"),
@@ -134,6 +150,12 @@ def test_never_picks_the_option_that_says_none() -> None:
         ("确认", None),
         ("给我老婆", None),
         ("她叫什么来着", None),
+        ("转给钱芳", "钱芳"),  # 钱 the surname, not the money
+        ("钱转给张三吧", "张三"),
+        ("我表弟王强", "王强"),
+        ("给我同事李娜转", "李娜"),
+        ("不对 收款人是王五", "王五"),
+        ("李娜那1000呢", "李娜"),
     ],
 )
 def test_person_names(text: str, name: str | None) -> None:
