@@ -218,6 +218,7 @@ class ActionTransferMoney(BankAction):
 
     intent = "transfer_money"
     sensitive = True
+    one_step = False
 
     async def perform(self, dispatcher, tracker, domain, token) -> list[EventType]:
         # Keep a payee/amount the customer already named; start a new idempotency key.
@@ -293,6 +294,9 @@ def _is_account(payee: Any) -> bool:
     return bool(payee) and str(payee).isdigit()
 
 
+NAME_CORRECTION = re.compile(r"不对|错了|不是|应该是|改成|换成|收款人|户名|名字|叫")
+
+
 class ValidateTransferForm(TaskFormValidation):
     """Checks payee and amount against the bank (quote) before asking to confirm."""
 
@@ -320,6 +324,8 @@ class ValidateTransferForm(TaskFormValidation):
         if slot == "transfer_confirmed":
             if is_question(latest_text(tracker)):
                 return False  # "为啥要审核啊": answered, then the confirmation asked again
+            if NAME_CORRECTION.search(text) and person_name(text):
+                return True  # "收款人应该是王五": a correction, see validate_transfer_confirmed
             return isinstance(value, bool) or confirmation(text) is not None
         if slot == "payee_name":
             if latest_entities(tracker, "payee"):
@@ -446,8 +452,10 @@ class ValidateTransferForm(TaskFormValidation):
 
     @skip_cleared
     async def validate_amount(self, slot_value, dispatcher, tracker, domain) -> dict[str, Any]:
-        said = latest_entities(tracker, "amount")
-        value = parse_amount(slot_value) or (parse_amount(said[-1]) if said else None)
+        # The first amount said: "是500 多打了个0", "先转五万 剩下一万明天再转".
+        said = [parse_amount(a) for a in latest_entities(tracker, "amount")]
+        said = [a for a in said if a is not None]
+        value = said[0] if said else parse_amount(slot_value)
         if value is None:
             dispatcher.utter_message(response="utter_invalid_amount")
             return {"amount": None}
@@ -466,9 +474,21 @@ class ValidateTransferForm(TaskFormValidation):
         if "amount" in changed or "payee" in changed or "payee_name" in changed:
             # A correction ("不对，是五千") re-asks with the new details.
             return {"transfer_confirmed": None}
-        if isinstance(slot_value, bool):
-            return {"transfer_confirmed": slot_value}
-        return {"transfer_confirmed": confirmation(str(slot_value))}
+        if slot_value is True:
+            return {"transfer_confirmed": True}
+        text = latest_text(tracker)
+        said = False if slot_value is False else confirmation(str(slot_value))
+        name = person_name(text) if said is not True and NAME_CORRECTION.search(text) else None
+        payee = tracker.get_slot("payee")
+        if name and name not in (payee, tracker.get_slot("payee_name")):
+            # "不对 收款人是王五": the payee (or the account holder's name) corrected, the
+            # confirmation asked again with it; nothing is cancelled.
+            if _is_account(payee):
+                result = await self.validate_payee_name(name, dispatcher, tracker, domain)
+            else:
+                result = await self.validate_payee(name, dispatcher, tracker, domain)
+            return {**result, "transfer_confirmed": None}
+        return {"transfer_confirmed": said}
 
 
 class ActionExecuteTransfer(Action):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import abc
 import functools
 import json
+import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -20,9 +22,12 @@ from rasa_sdk.events import (
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from bot.console.rasa_client import RasaError
 from bot.services.errors import NotFound, ServiceUnavailable, VerificationRequired
 from bot.services.factory import ServiceFactory
 from bot.settings import Settings
+
+log = logging.getLogger(__name__)
 
 _factory: ServiceFactory | None = None
 
@@ -101,6 +106,9 @@ class BankAction(Action):
 
     intent: str = ""
     sensitive: bool = False
+    # The request is served in one go (no form follows), so a second request in the
+    # same message can be taken up right after.
+    one_step: bool = True
 
     def name(self) -> str:
         return f"action_{self.intent}"
@@ -120,7 +128,10 @@ class BankAction(Action):
         except ServiceUnavailable:
             dispatcher.utter_message(response="utter_service_unavailable")
             return [SlotSet("pending_request", None)]
-        return [SlotSet("pending_request", None), SlotSet("pending_text", None), *events]
+        also: list[EventType] = []
+        if self.one_step:
+            also = await second_request(tracker, self.intent, request_text(tracker, self.intent))
+        return [SlotSet("pending_request", None), SlotSet("pending_text", None), *events, *also]
 
     async def perform(
         self,
@@ -282,6 +293,25 @@ def redirect(
     return [ActionExecuted("action_listen"), event]
 
 
+def restate(
+    tracker: Tracker, intent: str, text: str, entities: list[dict[str, Any]] | None = None
+) -> list[EventType]:
+    """Continue as if the customer had said ``text`` meaning ``intent`` (with the NLU's
+    ``entities`` of it): like :func:`redirect`, but the actions still read the
+    customer's own words."""
+    event = UserUttered(
+        text,
+        parse_data={
+            "text": text,
+            "intent": {"name": intent, "confidence": 1.0},
+            "entities": list(entities or []),
+        },
+        input_channel=tracker.get_latest_input_channel(),
+    )
+    event["metadata"] = {"redirected_from": latest_intent(tracker)}
+    return [ActionExecuted("action_listen"), event]
+
+
 def context_of(tracker: Tracker) -> dict[str, Any]:
     """What the last answer was about (see the ``context`` slot)."""
     value = tracker.get_slot("context")
@@ -349,3 +379,84 @@ async def waiting_for_staff(tracker: Tracker) -> bool:
     except ServiceUnavailable:
         return False
     return any(t.status in ("open", "in_progress") for t in tickets)
+
+
+# Two requests in one message ("美元汇率多少 还有人广几点关门", "查下余额顺便给李娜转两百"):
+# the one the NLU chose is served, then the other half of the message as if sent next.
+# "还有/另外/然后" only start a new request after a pause ("钱还有多少" is one request).
+_ALSO = re.compile(
+    r"(?:(?<=[\s，,。；;！!？?])|^)(?:还有|另外|然后|再|还要|还想)|顺便|顺带|同时|以及|并且|另外再"
+)
+_EDGE = re.compile(r"^[\s，,。；;！!？?、]+|[\s，,。；;！!？?、]+$")
+SECOND_REQUEST_CONFIDENCE = 0.7
+# Intents that are answers, small talk or nothing: never a second request of their own.
+NOT_A_REQUEST = frozenset(
+    {
+        "greet", "goodbye", "thank", "affirm", "deny", "cancel", "inform", "nlu_fallback",
+        "out_of_scope", "bot_challenge", "ask_explain", "amount", "account_number",
+        "urgent_reason", "currency", "payee", "account_type", "card_last4", "time_range",
+        "txn_kind", "merchant", "phone", "otp_code", "branch", "area", "service_type",
+        "product_type", "product", "term", "risk_answer", "share_location", "complaint_text",
+    }
+)
+
+
+def message_halves(text: str) -> tuple[str, str] | None:
+    """The message cut at its first joining word into two parts, or None."""
+    for match in _ALSO.finditer(text):
+        head = _EDGE.sub("", text[: match.start()])
+        tail = _EDGE.sub("", text[match.end():])
+        if len(head) >= 2 and len(tail) >= 3:
+            return head, tail
+    return None
+
+
+def has_second_request(text: str) -> bool:
+    """Cheap check (no NLU) that a message may hold a second request."""
+    return message_halves(text) is not None
+
+
+async def second_request(tracker: Tracker, served: str, text: str) -> list[EventType]:
+    """Events that go on with the other request of ``text`` once ``served`` is done
+    (nothing when the message held one request, or Rasa cannot be asked)."""
+    halves = message_halves(text)
+    if halves is None or (tracker.active_loop or {}).get("name"):
+        # Inside a form the step is asked again; a second request would break into it.
+        return []
+    for part in (halves[1], halves[0]):
+        try:
+            parsed = await services().rasa.parse(part)
+        except RasaError as exc:
+            # The first request is served; the second waits for the customer to repeat it.
+            log.warning("second request not read: %s", exc)
+            return []
+        intent = parsed.get("intent") or {}
+        name = str(intent.get("name") or "")
+        if (
+            name != served
+            and name not in NOT_A_REQUEST
+            and float(intent.get("confidence") or 0.0) >= SECOND_REQUEST_CONFIDENCE
+        ):
+            event = UserUttered(part, parse_data=parsed, input_channel=tracker.get_latest_input_channel())
+            event["metadata"] = {"second_request_of": served}
+            return [ActionExecuted("action_listen"), event]
+    return []
+
+
+class AnswerAction(Action, metaclass=abc.ABCMeta):
+    """An answer given in one go (no form follows); a second request in the same
+    message is taken up right after. Subclasses implement :meth:`answer`."""
+
+    intent: str = ""
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        events = await self.answer(dispatcher, tracker, domain)
+        return [*events, *await second_request(tracker, self.intent, latest_text(tracker))]
+
+    @abc.abstractmethod
+    async def answer(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """The answer's events."""

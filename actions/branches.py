@@ -6,10 +6,11 @@ import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import (
+    AnswerAction,
     TaskFormValidation,
     channel_of,
     context_of,
@@ -26,6 +27,7 @@ from actions.base import (
     verification_events,
     waiting_for_staff,
 )
+from actions.support import ActionHumanHandoff
 from bot.formatting import clock_time, day_and_time
 from bot.nlu.answers import is_follow_up
 from bot.services.errors import (
@@ -42,7 +44,7 @@ from bot.services.types import Branch, QueueStatus
 SERVICE_TYPES = ("个人业务", "对公业务", "外汇", "贵宾")
 VIP = "贵宾"
 SHORTEST = re.compile(r"人少|人最少|最短|最快|哪个快|不用排|排队少|没什么人")
-WAIT = re.compile(r"等多久|多久|多长时间|还要等|排到")
+WAIT = re.compile(r"等多久|多久|多长时间|还要等|排到|轮到|几点能|什么时候能|啥时候能|还有几个人|前面还有")
 HOURS = re.compile(r"周末|周六|周日|星期六|星期天|礼拜|几点|营业时间|开门|关门|上班时间")
 OPEN_NOW = re.compile(r"开着|开门的|营业的|在营业|还开|现在开")
 QUEUE_SLOTS = (
@@ -111,11 +113,13 @@ def outside_queue_form(tracker: Tracker, events: list[EventType]) -> list[EventT
     return [e for e in events if not (e.get("event") == "slot" and e.get("name") in ("branch", "area"))]
 
 
-class ActionFindBranch(Action):
+class ActionFindBranch(AnswerAction):
+    intent = "find_branch"
+
     def name(self) -> str:
         return "action_find_branch"
 
-    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+    async def answer(self, dispatcher, tracker, domain) -> list[EventType]:
         lat, lng, events = location_of(tracker)
         name, area = slot_str(tracker, "branch"), slot_str(tracker, "area")
         context = context_of(tracker)
@@ -195,7 +199,8 @@ class ActionBranchQueueStatus(Action):
         branch, events = await resolve_branch(tracker)
         if branch is None and WAIT.search(latest_text(tracker)) and await waiting_for_staff(tracker):
             # "要等多久啊" right after asking for a person: the wait for staff.
-            return [FollowupAction("action_human_handoff")]
+            # Answered here: a follow-up action would end with the rules' default reply.
+            return await ActionHumanHandoff().run(dispatcher, tracker, domain)
         if branch is None and SHORTEST.search(latest_text(tracker)):
             # "哪个人少啊": every branch's wait, shortest first.
             await self._shortest(dispatcher, tracker)
@@ -489,7 +494,8 @@ class ActionTakeQueueTicket(Action):
             wait=ticket.estimated_wait_minutes,
             address=ticket.branch_address,
         )
-        return reset
+        # "取消吧" right after: this ticket is what would be cancelled.
+        return [*reset, set_context("queue_ticket", number=ticket.number)]
 
 
 class ActionCheckQueueTicket(Action):
@@ -499,7 +505,8 @@ class ActionCheckQueueTicket(Action):
     async def run(self, dispatcher, tracker, domain) -> list[EventType]:
         tickets = await services().branches.list_tickets(channel_of(tracker), tracker.sender_id)
         if not tickets and await waiting_for_staff(tracker):
-            return [FollowupAction("action_human_handoff")]  # the wait for staff
+            # Answered here: a follow-up action would end with the rules' default reply.
+            return await ActionHumanHandoff().run(dispatcher, tracker, domain)  # the wait for staff
         if not tickets:
             dispatcher.utter_message(response="utter_no_ticket")
             return [offer("take_queue_ticket")]

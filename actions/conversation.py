@@ -27,6 +27,7 @@ from actions.base import (
     latest_text,
     phone_numbers,
     redirect,
+    restate,
     services,
 )
 from actions.branches import QUEUE_SLOTS
@@ -68,6 +69,13 @@ class ActionCancelTask(Action):
         )
         if latest_intent(tracker) == "goodbye":
             dispatcher.utter_message(response="utter_goodbye")
+        elif not busy and fresh_offer(tracker) is not None:
+            # "不用了 不去了" to the question just asked: declined, nothing to cancel.
+            dispatcher.utter_message(response="utter_ok_anything_else")
+            return [SlotSet("offer_next", None)]
+        elif not busy and context_of(tracker).get("topic") == "queue_ticket":
+            # "算了 取消吧" just after taking a number: that number is what goes.
+            return [SlotSet("context", None), *redirect(tracker, "cancel_queue_ticket")]
         else:
             dispatcher.utter_message(
                 response="utter_cancelled" if busy else "utter_nothing_to_cancel"
@@ -88,7 +96,9 @@ class ActionExplainStep(Action):
     async def run(self, dispatcher, tracker, domain) -> list[EventType]:
         requested = tracker.get_slot("requested_slot") if tracker.active_loop.get("name") else None
         if not requested:
-            dispatcher.utter_message(response="utter_explain_nothing")
+            # "为什么要验证码" after the task: why verification, else what we can do.
+            why = VERIFY_WORDS.search(latest_text(tracker))
+            dispatcher.utter_message(response="utter_why_verification" if why else "utter_explain_nothing")
             return []
         intent = latest_intent(tracker)
         if requested.startswith("card_") and CARD_QUESTION.search(latest_text(tracker)):
@@ -130,6 +140,7 @@ class ActionYesOrNo(Action):
         return [SlotSet("offer_next", None)]
 
 
+VERIFY_WORDS = re.compile(r"手机号|验证码|短信码|号码|验证")
 CARD_QUESTION = re.compile(r"(?:挂失|冻结|冻上|停卡).{0,12}(?:钱|余额|还能|会不会|能不能|影响)|(?:钱|余额).{0,8}(?:挂失|冻结)")
 BILL_REPAY = re.compile(r"怎么还|如何还|还款|在哪还|哪里还|怎么交")
 QUEUE_WORDS = re.compile(r"排队|人多|几个人|等多久|要等")
@@ -166,7 +177,14 @@ class ActionFollowUp(Action):
         if topic == "statement" and said("payee") and "merchant" not in changed:
             # "转给李娜的呢": her transfers, the same period.
             changed.update(merchant=said("payee"), txn_kind="转出")
-        if changed and (topic == "statement" or not said("card_last4")):
+        if changed and topic != "statement" and not said("card_last4"):
+            # A statement asked for in words the NLU was unsure of ("上个越美团化了多少"):
+            # the statement action reads the period and kind from the words themselves.
+            return restate(
+                tracker, "transaction_history", latest_text(tracker),
+                tracker.latest_message.get("entities") or [],
+            )
+        if changed and topic == "statement":
             filters = {name: context.get(name) for name in STATEMENT_FILTERS}
             if "merchant" in changed or "txn_kind" in changed:
                 # "那饿了么呢" replaces the merchant or kind, keeps the period.

@@ -10,9 +10,11 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import (
+    AnswerAction,
     BankAction,
     TaskFormValidation,
     context_of,
+    has_second_request,
     is_payload,
     is_side_question,
     latest_entities,
@@ -20,6 +22,7 @@ from actions.base import (
     latest_text,
     phone_numbers,
     redirect,
+    request_text,
     services,
     set_context,
     skip_cleared,
@@ -41,6 +44,11 @@ INVESTMENT_TYPES = ("wealth", "fund")
 CURRENCY_CODES = {
     "人民币": "CNY", "美元": "USD", "美金": "USD", "欧元": "EUR", "港币": "HKD",
     "港元": "HKD", "日元": "JPY", "英镑": "GBP",
+    # What customers also write: slang, old names, typos, English.
+    "美刀": "USD", "刀": "USD", "港纸": "HKD", "港幣": "HKD", "日币": "JPY", "日圆": "JPY",
+    "日幣": "JPY", "英磅": "GBP", "欧": "EUR", "歐元": "EUR", "DOLLAR": "USD", "DOLLARS": "USD",
+    "US DOLLAR": "USD", "EURO": "EUR", "EUROS": "EUR", "POUND": "GBP", "POUNDS": "GBP",
+    "YEN": "JPY", "HK DOLLAR": "HKD",
 }
 MAX_LISTED = 4
 
@@ -93,15 +101,19 @@ async def find_named(names: list[str]) -> list[Product]:
     return found
 
 
-class ActionProductInquiry(Action):
+class ActionProductInquiry(AnswerAction):
     """Named products (one: details; two: comparison) or a filtered list."""
+
+    intent = "product_inquiry"
 
     def name(self) -> str:
         return "action_product_inquiry"
 
-    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+    async def answer(self, dispatcher, tracker, domain) -> list[EventType]:
         reset = [SlotSet(name, None) for name in ("product", "product_type", "term")]
         named = await find_named(slot_list(tracker, "product"))
+        if not named and not is_payload(tracker) and (follow_up := product_follow_up(tracker)):
+            return [*reset, *follow_up]
         if len(named) >= 2:
             comparison = await services().products.compare_products([p.code for p in named])
             dispatcher.utter_message(response="utter_products_compare_intro")
@@ -183,12 +195,21 @@ class ActionProductInquiry(Action):
             dispatcher.utter_message(response="utter_need_risk_assessment")
 
 
+# "起购多少", "保本吗" right after a product: a question about that product.
+PRODUCT_ATTRIBUTE = re.compile(
+    r"起购|起存|起投|多少钱起|门槛|风险|期限|多久|多长时间|收益|利率|利息|能取|赎回|保本|会亏|亏吗|封闭期"
+)
+
+
 def product_follow_up(tracker: Tracker) -> list[EventType] | None:
     """"风险等级呢" right after a product's details is about that product, not a
     request for a recommendation or an assessment."""
     context = context_of(tracker)
     text = latest_text(tracker)
-    if context.get("topic") == "product" and context.get("product") and is_follow_up(text):
+    short_question = len(text.strip()) <= 12 and PRODUCT_ATTRIBUTE.search(text)
+    if context.get("topic") == "product" and context.get("product") and (
+        is_follow_up(text) or short_question
+    ):
         return redirect(tracker, "product_inquiry", {"product": context["product"]})
     return None
 
@@ -197,6 +218,7 @@ class ActionRecommendProduct(BankAction):
     """Only products within the customer's assessed risk level, amount and term."""
 
     intent = "recommend_product"
+    one_step = False
 
     async def run(self, dispatcher, tracker, domain) -> list[EventType]:
         return product_follow_up(tracker) or await super().run(dispatcher, tracker, domain)
@@ -232,6 +254,7 @@ class ActionRiskAssessment(BankAction):
     """Starts risk_form (a bound customer); answers are scored by the bank."""
 
     intent = "risk_assessment"
+    one_step = False
 
     async def run(self, dispatcher, tracker, domain) -> list[EventType]:
         return product_follow_up(tracker) or await super().run(dispatcher, tracker, domain)
@@ -411,15 +434,17 @@ def fx_wanted(tracker: Tracker) -> dict[str, Any]:
     return wanted
 
 
-class ActionExchangeRate(Action):
+class ActionExchangeRate(AnswerAction):
     """Rates (spot and cash, both sides) or a conversion priced on the right side of the
     spread: buying foreign currency at the bank's selling rate, selling at its buying
     rate; the answer says which."""
 
+    intent = "exchange_rate"
+
     def name(self) -> str:
         return "action_exchange_rate"
 
-    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+    async def answer(self, dispatcher, tracker, domain) -> list[EventType]:
         wanted = fx_wanted(tracker)
         products = services().products
         reset = [SlotSet("currency", None), set_context("fx", **wanted)]
@@ -484,14 +509,16 @@ class ActionExchangeRate(Action):
         return reset
 
 
-class ActionMortgage(Action):
+class ActionMortgage(AnswerAction):
     """Housing loans: the bank's current rates, or its prepayment rules when the
     customer asks about paying early; the mortgage line for a personal plan."""
+
+    intent = "ask_mortgage"
 
     def name(self) -> str:
         return "action_mortgage"
 
-    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+    async def answer(self, dispatcher, tracker, domain) -> list[EventType]:
         text = latest_text(tracker)
         rates = await services().products.mortgage_rates()
         numbers = await phone_numbers()
@@ -533,7 +560,8 @@ PREPAY_WORDS = re.compile(r"提前还|提前结清|还一部分|部分还款|一
 
 async def offer_events(dispatcher: CollectingDispatcher, tracker: Tracker, token: str) -> list[EventType]:
     """At most one compliant offer a session, never after the customer declined."""
-    if tracker.get_slot("offer_made"):
+    if tracker.get_slot("offer_made") or has_second_request(request_text(tracker, "check_balance")):
+        # Not while the customer has a second request waiting in the same message.
         return []
     offer = await services().products.next_offer(token, context="balance")
     if offer is None:

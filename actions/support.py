@@ -13,6 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.accounts import TRANSFER_SLOTS
 from actions.base import (
+    AnswerAction,
     BankAction,
     TaskFormValidation,
     channel_of,
@@ -303,13 +304,15 @@ CONTACT_TOPICS = (
 DEFAULT_CONTACTS = ("customer_service", "card_loss", "credit_card", "online_staff")
 
 
-class ActionContacts(Action):
+class ActionContacts(AnswerAction):
     """The bank's phone numbers and hours, those the question is about first."""
+
+    intent = "ask_hotline"
 
     def name(self) -> str:
         return "action_contacts"
 
-    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+    async def answer(self, dispatcher, tracker, domain) -> list[EventType]:
         text = latest_text(tracker)
         branch_named = latest_entities(tracker, "branch")
         if branch_named:
@@ -368,13 +371,15 @@ class ActionPressOffice(Action):
 FAQ_RESPONSES = "utter_faq" + "/"
 
 
-class ActionFaq(Action):
+class ActionFaq(AnswerAction):
     """The FAQ answer the ResponseSelector picked, with the bank's numbers filled in."""
+
+    intent = "faq"
 
     def name(self) -> str:
         return "action_faq"
 
-    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+    async def answer(self, dispatcher, tracker, domain) -> list[EventType]:
         selector = (tracker.latest_message.get("response_selector") or {}).get("faq") or {}
         response = str((selector.get("response") or {}).get("utter_action") or "")
         if not response.startswith(FAQ_RESPONSES) or response not in domain.get("responses", {}):

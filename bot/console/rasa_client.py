@@ -162,6 +162,13 @@ class RasaClient:
         event = {"event": "bot", "text": text, "metadata": dict(metadata or {})}
         return await self.append_events(sender_id, [event], side_effects=True)
 
+    async def parse(self, text: str) -> dict[str, Any]:
+        """The NLU's reading of ``text`` (intent, ranking, entities); no conversation."""
+        result = await self._call("POST", "/model/parse", payload={"text": text})
+        if not isinstance(result, dict):
+            raise RasaUnavailable("unexpected parse answer from Rasa")
+        return result
+
     async def trigger_intent(
         self, sender_id: str, intent: str, entities: list[dict[str, Any]] | None = None
     ) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..console.rasa_client import RasaClient
 from ..settings import Settings
 from .accounts import AccountsClient
 from .branches import BranchesClient
@@ -19,6 +20,7 @@ class ServiceFactory:
         self._branches: BranchesClient | None = None
         self._products: ProductsClient | None = None
         self._support: SupportClient | None = None
+        self._rasa: RasaClient | None = None
 
     @property
     def accounts(self) -> AccountsClient:
@@ -44,6 +46,17 @@ class ServiceFactory:
             self._support = SupportClient.from_settings(self.settings)
         return self._support
 
+    @property
+    def rasa(self) -> RasaClient:
+        """Rasa's HTTP API (the NLU, for a second request in one message)."""
+        if self._rasa is None:
+            self._rasa = RasaClient(
+                self.settings.rasa_url,
+                self.settings.rasa_token,
+                timeout=self.settings.rasa_api_timeout,
+            )
+        return self._rasa
+
     def _built(self) -> list[ServiceClient]:
         clients: list[ServiceClient | None] = [
             self._accounts,
@@ -57,7 +70,10 @@ class ServiceFactory:
         """Close every client built so far."""
         for client in self._built():
             await client.close()
+        if self._rasa is not None:
+            await self._rasa.close()
         self._accounts = self._branches = self._products = self._support = None
+        self._rasa = None
 
     async def __aenter__(self) -> ServiceFactory:
         return self

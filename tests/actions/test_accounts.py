@@ -130,6 +130,26 @@ async def test_correction_at_confirmation_re_asks(bank, domain_dict) -> None:
     assert result == {"transfer_confirmed": None}
 
 
+async def test_a_payee_corrected_at_confirmation_is_changed_not_cancelled(bank, domain_dict) -> None:
+    slots = await verified_slots(bank, domain_dict)
+    text = "不对 收款人是王芳"
+    tracker = make_tracker(
+        {**slots, "payee": "李娜", "amount": "500"}, text=text, intent="deny",
+        validated={"transfer_confirmed": False},
+    )
+    dispatcher = CollectingDispatcher()
+    result = await ValidateTransferForm().validate_transfer_confirmed(False, dispatcher, tracker, domain_dict)
+    assert result["payee"] == "王芳"
+    assert result["transfer_confirmed"] is None  # asked again, with the new payee
+    assert result["transfer_payee_display"] == "王芳（尾号6666）"
+    # A plain no still declines.
+    plain = make_tracker({**slots, "payee": "李娜", "amount": "500"}, text="不对 不转了", intent="deny")
+    result = await ValidateTransferForm().validate_transfer_confirmed(
+        False, CollectingDispatcher(), plain, domain_dict
+    )
+    assert result == {"transfer_confirmed": False}
+
+
 async def test_confirmed_transfer_runs_once(bank, domain_dict) -> None:
     slots = await verified_slots(bank, domain_dict)
     start = await ActionTransferMoney().run(CollectingDispatcher(), make_tracker(slots), domain_dict)

@@ -102,3 +102,14 @@ def test_forms_can_ask_every_slot(domain: Domain) -> None:
         for slot in spec["required_slots"]:
             asks = {f"utter_ask_{slot}", f"utter_ask_{form}_{slot}", f"action_ask_{slot}"}
             assert asks & (set(domain.responses) | set(domain.user_actions)), (form, slot)
+
+
+def test_the_action_server_registers_the_package() -> None:
+    # What `rasa run actions` does at start: every concrete Action subclass is
+    # registered by name (an abstract base without a name stops the server).
+    from rasa_sdk.executor import ActionExecutor
+
+    executor = ActionExecutor()
+    executor.register_package("actions")
+    assert "action_exchange_rate" in executor.actions
+    assert "action_check_balance" in executor.actions
