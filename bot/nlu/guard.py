@@ -12,6 +12,10 @@ after DIET, before the fallback classifier decides whether the NLU was sure:
   message the card action asks 临时冻结 or 挂失);
 * dispute_charge: a charge the customer did not make or that was taken twice;
 * exchange_rate: an amount of a foreign currency and what it costs or brings;
+* lost_phone: a lost or stolen phone (mobile banking at risk);
+* ask_explain: why a step wants a phone number or a code;
+* cancel: quitting the task at hand in so many words ("算了不转了");
+* check_balance: how much money is left, however long the message around it;
 * human_handoff: customers who cannot type or read the screen, or ask for a person.
 
 Text without Chinese, digits or a known Latin word (emoji, keyboard mashing) is marked
@@ -50,6 +54,9 @@ class Guard:
 
 
 _CARD_FAMILY = frozenset({"report_card_lost", "freeze_card"})
+_CURRENCY = r"(?:美元|美金|美刀|欧元|港币|港元|港纸|日元|日币|日圆|英镑|英磅|dollars?|euros?|pounds?|yen)"
+# A journalist asking about fraud or disputes wants the press office, not a victim's help.
+_MEDIA = r"记者|媒体|采访|报社|电视台|栏目组|新闻|官方回应|官方声明|发表声明"
 GUARDS = (
     Guard(
         "report_fraud",
@@ -63,7 +70,7 @@ GUARDS = (
         ),
         unless=re.compile(
             r"怎么防|如何防|防止|防范|预防|识别|分辨|怎么判断|常见.{0,4}骗|"
-            r"是不是骗|不会是骗|是骗子吗|骗子吧|怕被骗|担心被骗|会不会被骗|不是.{0,4}骗子"
+            r"是不是骗|不会是骗|是骗子吗|骗子吧|怕被骗|担心被骗|会不会被骗|不是.{0,4}骗子|" + _MEDIA
         ),
     ),
     Guard(
@@ -73,6 +80,12 @@ GUARDS = (
             r"(?:被偷|被抢|被盗|偷了|抢了|扒手|划开).{0,16}(?:卡|钱包|包)"
         ),
         accepts=_CARD_FAMILY | {"report_fraud"},
+    ),
+    Guard(
+        "lost_phone",
+        re.compile(r"手机.{0,3}(?:丢了|丢失|被偷|被抢|偷了|抢了|不见了|掉了|找不到了)"),
+        unless=re.compile(r"手机号|号码|换号|换了号"),
+        accepts=_CARD_FAMILY | {"lost_phone", "report_fraud", "human_handoff"},
     ),
     Guard(
         "freeze_card",
@@ -86,16 +99,44 @@ GUARDS = (
             r"没刷过|不是我刷|不是我消费|没消费过|(?:没买过|不是我买).{0,10}(?:扣|刷|钱|账)|"
             r"重复扣|扣了两次|扣两次|扣了两遍|多扣了|被扣了两"
         ),
+        unless=re.compile(_MEDIA),
         accepts=frozenset({"report_fraud"}),
     ),
     Guard(
         "exchange_rate",
         re.compile(
-            r"[0-9一二两三四五六七八九十百千万]+\s*(?:块|元)?\s*(?:美元|美金|欧元|港币|港元|日元|英镑)"
+            r"[0-9一二两三四五六七八九十百千万]+\s*(?:块|元)?\s*" + _CURRENCY +
             r".{0,16}(?:多少|能换|换成|换回|要几|得几|合人民币|值)|"
-            r"(?:买|换|取|兑)\s*[0-9一二两三四五六七八九十百千万]+\s*(?:美元|美金|欧元|港币|港元|日元|英镑)"
+            r"(?:买|换|取|兑)\s*[0-9一二两三四五六七八九十百千万]+\s*" + _CURRENCY
         ),
         unless=re.compile(r"额度|限额|手续费|在哪|哪个网点|怎么办理|流程|需要什么|带什么"),
+    ),
+    Guard(
+        # "为啥要手机号 安全吗": why the step asks (not a FAQ that happens to share a word).
+        "ask_explain",
+        re.compile(
+            r"(?:为什么|为啥|干嘛|凭什么|怎么还|咋还|咋又)(?:要|需要|得|还要|非要)?.{0,3}"
+            r"(?:手机号|验证码|短信码|号码|验证身份|身份验证)"
+        ),
+        accepts=frozenset({"ask_explain"}),
+    ),
+    Guard(
+        # Quitting the task at hand ("不用了 我今天不去了", "算了不转了").
+        "cancel",
+        re.compile(r"不去了|不办了|不转了|不弄了|不排了|不挂失了|不冻了|不投诉了|不换了|不买了|不查了|不取号了"),
+        unless=re.compile(r"[吗么]|能不能|可不可以|可以.{0,4}[吗么]|还能|还要|怎么"),
+        accepts=frozenset({"cancel", "goodbye"}),
+    ),
+    Guard(
+        # The commonest request: a long message about queues or visits can pull DIET
+        # elsewhere ("卡里的钱还有多少 上次去银行排队排了好久").
+        "check_balance",
+        re.compile(r"(?:钱|余额)(?:还有|还剩|剩下|剩|有)多少|还剩多少钱|还有多少钱|余额(?:是)?多少"),
+        unless=re.compile(
+            r"转|花|消费|支出|收入|到账|明细|流水|额度|限额|理财|利息|汇率|换|手续费|冻|挂失|"
+            r"取|存|还款|还了|欠|账单|[上下这本]个?月|昨天|今天|每月|每个月|一共"
+        ),
+        accepts=frozenset({"check_balance", "transaction_history", "credit_card_bill"}),
     ),
     Guard(
         "human_handoff",
