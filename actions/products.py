@@ -206,6 +206,8 @@ def product_follow_up(tracker: Tracker) -> list[EventType] | None:
     request for a recommendation or an assessment."""
     context = context_of(tracker)
     text = latest_text(tracker)
+    if latest_entities(tracker, "product_type") or latest_entities(tracker, "product"):
+        return None  # "那基金呢": another kind of product, not the one just shown
     short_question = len(text.strip()) <= 12 and PRODUCT_ATTRIBUTE.search(text)
     if context.get("topic") == "product" and context.get("product") and (
         is_follow_up(text) or short_question
