@@ -290,6 +290,18 @@ def _denied(name: str, text: str) -> bool:
     return bool(re.search(rf"(?:不是|不给|别给|不要给|不转给){re.escape(name)}", text))
 
 
+def _payee_before(tracker: Tracker) -> Any:
+    """The payee as it was before the latest message (its slot may already hold the
+    value being validated)."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            seen_user = True
+        elif seen_user and event.get("event") == "slot" and event.get("name") == "payee":
+            return event.get("value")
+    return None
+
+
 def _is_account(payee: Any) -> bool:
     return bool(payee) and str(payee).isdigit()
 
@@ -420,6 +432,14 @@ class ValidateTransferForm(TaskFormValidation):
             ),
             None,
         )
+        if match is None and _is_account(earlier := _payee_before(tracker)):
+            # "收款人不叫这个 他叫刘洋" once the account number is known: the holder's name
+            # is corrected, the account stays.
+            holder = person_name(text) or (text if re.fullmatch(r"[\u4e00-\u9fff·]{2,4}", text) else None)
+            if holder:
+                result = {"payee": earlier, "payee_name": holder}
+                tracker.slots.update(result)
+                return await self._quote_if_ready(dispatcher, tracker, result)
         if match is None:
             name = person_name(text)
             dispatcher.utter_message(

@@ -20,6 +20,7 @@ from actions.base import (
     latest_intent,
     latest_text,
     offer,
+    redirect,
     services,
     set_context,
     skip_cleared,
@@ -44,6 +45,7 @@ from bot.services.types import Branch, QueueStatus
 SERVICE_TYPES = ("个人业务", "对公业务", "外汇", "贵宾")
 VIP = "贵宾"
 SHORTEST = re.compile(r"人少|人最少|最短|最快|哪个快|不用排|排队少|没什么人")
+TAKE_NUMBER = re.compile(r"取号|取个号|帮我取|拿号|拿个号|排个号|领号|领个号|挂个号")
 WAIT = re.compile(r"等多久|多久|多长时间|还要等|排到|轮到|几点能|什么时候能|啥时候能|还有几个人|前面还有")
 HOURS = re.compile(r"周末|周六|周日|星期六|星期天|礼拜|几点|营业时间|开门|关门|上班时间")
 OPEN_NOW = re.compile(r"开着|开门的|营业的|在营业|还开|现在开")
@@ -210,6 +212,12 @@ class ActionBranchQueueStatus(Action):
                 response="utter_ask_branch", buttons=await branch_buttons("branch_queue_status")
             )
             return events
+        if TAKE_NUMBER.search(latest_text(tracker)) and not (tracker.active_loop or {}).get("name"):
+            # "那就静安寺吧 帮我取": a number, not another look at the queue.
+            return redirect(
+                tracker, "take_queue_ticket",
+                {"branch": branch.name, "service_type": slot_str(tracker, "service_type")},
+            )
         queues = [q for q in await services().branches.queue_status(branch.branch_id) if q.offered]
         wanted = slot_str(tracker, "service_type")
         events += [
@@ -239,6 +247,13 @@ class ActionBranchQueueStatus(Action):
         diverted = next((q for q in shown if q.alternative is not None), None)
         if diverted is not None:
             utter_divert(dispatcher, branch, diverted)
+            assert diverted.alternative is not None
+            # "好的" next: a number at the suggested branch.
+            events.append(offer(
+                "take_queue_ticket",
+                branch=diverted.alternative.name,
+                service_type=diverted.service_type,
+            ))
         return outside_queue_form(tracker, events)
 
 

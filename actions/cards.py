@@ -19,6 +19,7 @@ from actions.base import (
     is_side_question,
     is_step_up_fresh,
     latest_entities,
+    latest_intent,
     latest_text,
     offer,
     phone_numbers,
@@ -213,6 +214,8 @@ class ValidateCardForm(TaskFormValidation):
         if slot == "card_operation":
             if value in OPERATION_NAMES or latest_entities(tracker, "card_operation"):
                 return True
+            if latest_intent(tracker) in ("dispute_charge", "report_fraud"):
+                return False  # another request: its own rule takes over
             request = card_request(text)
             return request.last is not None and not is_side_question(tracker)
         if slot == "card_confirmed":

@@ -33,7 +33,7 @@ from actions.base import (
 from actions.branches import QUEUE_SLOTS
 from actions.cards import CARD_SLOTS
 from actions.products import RISK_SLOTS
-from bot.nlu.answers import fx_request, is_follow_up
+from bot.nlu.answers import fx_request, is_follow_up, person_name
 from bot.nlu.time_range import parse_term_days, parse_time_range
 from bot.services.errors import ServiceUnavailable, VerificationRequired
 
@@ -168,10 +168,10 @@ class ActionFollowUp(Action):
 
         currency, amount = said("currency"), said("amount")
         if currency or (amount and topic == "fx"):
-            return redirect(
-                tracker,
-                "exchange_rate",
-                {"currency": currency or context.get("currency"), "amount": amount or context.get("amount")},
+            # The exchange action reads the words too ("买2000欧": which way).
+            return restate(
+                tracker, "exchange_rate", latest_text(tracker),
+                tracker.latest_message.get("entities") or [],
             )
         changed = {name: said(name) for name in STATEMENT_FILTERS if said(name)}
         if topic == "statement" and said("payee") and "merchant" not in changed:
@@ -207,9 +207,9 @@ class ActionFollowUp(Action):
                 {"product": said("product"), "product_type": said("product_type"), "term": said("term")},
             )
         if amount and topic == "transfer" and tracker.get_slot("last_payee"):
-            return redirect(
-                tracker, "transfer_money", {"payee": tracker.get_slot("last_payee"), "amount": amount}
-            )
+            # "李娜那1000呢" names the payee; "再来1000" means the last one.
+            payee = said("payee") or person_name(latest_text(tracker)) or tracker.get_slot("last_payee")
+            return redirect(tracker, "transfer_money", {"payee": payee, "amount": amount})
         resolved = await self._by_words(dispatcher, tracker, context)
         if resolved is not None:
             return resolved

@@ -426,7 +426,11 @@ def fx_wanted(tracker: Tracker) -> dict[str, Any]:
         "cash": request.cash,
     }
     context = context_of(tracker)
-    follow_up = is_payload(tracker) or is_follow_up(latest_text(tracker))
+    text = latest_text(tracker)
+    # "不是卖 是买欧元": a short correction of the answer just given is a follow-up too.
+    follow_up = is_payload(tracker) or is_follow_up(text) or (
+        len(text) <= 14 and not amount and request.direction is not None
+    )
     if context.get("topic") == "fx" and follow_up:
         for key in ("currency", "amount", "direction", "cash"):
             if wanted[key] is None:

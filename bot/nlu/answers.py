@@ -150,10 +150,17 @@ def _mentions(text: str) -> list[tuple[int, str]]:
     return sorted(found)
 
 
+_NEGATED_OPERATION = re.compile(r"(?:不用|不要|不需要|没必要|别|先不)(?:冻结|冻|挂失|解冻|停用|停)")
+_UNSURE = re.compile(
+    r"是不是|要不要|需不需要|该不该|用不用|得不得|挂失吗|挂失么|挂失嘛|好像|可能|也许|不确定|不知道|说不定"
+)
+
+
 def card_request(text: str | None) -> CardRequest:
     """Reads a card request. Freeze words with a loss (丢/偷/抢) or 挂失 in the same
     message are ambiguous (operation None): the bot asks 临时冻结 or 挂失."""
-    cleaned = _clean(text)
+    # "不用冻 我要申诉": an operation ruled out is not asked for.
+    cleaned = _NEGATED_OPERATION.sub("", _clean(text))
     mentions = _mentions(cleaned)
     named = {operation for _, operation in mentions}
     last_clause = next(
@@ -171,8 +178,8 @@ def card_request(text: str | None) -> CardRequest:
     operation: str | None = None
     if UNFREEZE in named and LOST not in named and not loss_event:
         operation = UNFREEZE  # "是不是被冻了 帮我解开": 冻 describes the card, 解开 is asked
-    elif named == {LOST}:
-        operation = LOST
+    elif named == {LOST} and not _UNSURE.search(cleaned):
+        operation = LOST  # "是不是要挂失啊", "好像丢了": asked, not taken at its word
     elif named == {FREEZE} and not loss_event:
         operation = FREEZE
     return CardRequest(operation=operation, last=last, stolen=stolen, loss_event=loss_event)
@@ -308,6 +315,8 @@ def person_name(text: str | None) -> str | None:
     if re.search(r"[吗么啥什怎哪谁]", cleaned):
         return None
     rest = _NAME_NOISE.sub("", _AMOUNT_NOISE.sub("", cleaned))
+    if re.search(r"卡|这|那个|那张|哪|某", rest):
+        return None  # "转到这个卡": no name was said
     if not re.fullmatch(r"[\u4e00-\u9fff·]{2,4}", rest) or rest in _NOT_NAMES:
         return None
     return rest
@@ -366,6 +375,7 @@ _BUY_VERBS = re.compile(r"买|购汇|购买|取.{0,6}(?:现钞|现金)")
 _SELL_QUESTIONS = re.compile(r"能换多少人民币|可以换多少人民币|能兑多少|是多少人民币|合多少|折合|值多少|等于多少人民币")
 _BUY_QUESTIONS = re.compile(r"要多少|需要多少|得多少|花多少|多少钱|用多少")
 _CASH_WORDS = re.compile(r"(?<!不是)(?<!不要)(?<!不用)(?:现钞|现金|纸币|钞票|cash)", re.IGNORECASE)
+_NOT_THIS_WAY = re.compile(r"(?:不是|不要|不想|不|别)(?:要|想)?(?:卖|买|结汇|购汇)")
 _CNY_AFTER = re.compile(r"^\s*(?:元|块|圆|人民币|rmb|cny)", re.IGNORECASE)
 
 
@@ -384,6 +394,8 @@ def fx_request(text: str | None, amount_end: int | None = None) -> FxRequest:
     if amount_end is not None and 0 <= amount_end <= len(cleaned):
         amount_in_cny = bool(_CNY_AFTER.match(cleaned[amount_end:]))
     direction: str | None = None
+    # "不是卖 是买欧元": a way ruled out is not the way asked.
+    cleaned = _NOT_THIS_WAY.sub("", cleaned)
     if amount_in_cny or _BUY_VERBS.search(cleaned):
         direction = BUY_FOREIGN
     elif _SELL_VERBS.search(cleaned) or _SELL_QUESTIONS.search(cleaned):

@@ -90,14 +90,16 @@ GUARDS = (
     Guard(
         "freeze_card",
         re.compile(r"(?:卡).{0,8}(?:停|冻|锁)|(?:停|冻|锁)(?:掉|了|住|一下)?.{0,3}(?:卡)"),
-        unless=re.compile(r"解冻|解锁|恢复|停车"),
+        unless=re.compile(r"解冻|解锁|恢复|停车|不用冻|不要冻|别冻|不冻|不需要冻|不用停|不用锁"),
         accepts=_CARD_FAMILY | {"report_fraud", "unfreeze_card", "faq"},
     ),
     Guard(
         "dispute_charge",
         re.compile(
             r"没刷过|不是我刷|不是我消费|没消费过|(?:没买过|不是我买).{0,10}(?:扣|刷|钱|账)|"
-            r"重复扣|扣了两次|扣两次|扣了两遍|多扣了|被扣了两"
+            r"重复扣|扣了两次|扣两次|扣了两遍|多扣了|被扣了两|"
+            r"不是我买的|我没买过|不是我消费的|不是我花的|不认识的(?:钱|扣款|消费|交易)|不认识这笔|"
+            r"(?:扣款|交易|这笔|消费).{0,8}(?:异议|申诉)|(?:异议|申诉).{0,8}(?:扣款|交易|这笔|消费)"
         ),
         unless=re.compile(_MEDIA),
         accepts=frozenset({"report_fraud"}),

@@ -150,6 +150,23 @@ async def test_a_payee_corrected_at_confirmation_is_changed_not_cancelled(bank, 
     assert result == {"transfer_confirmed": False}
 
 
+async def test_a_holder_named_after_the_account_number_keeps_the_account(bank, domain_dict) -> None:
+    slots = await verified_slots(bank, domain_dict)
+    account = "6217003312345678900"
+    tracker = make_tracker(
+        {**slots, "payee": "刘洋", "amount": "3000"}, text="收款人不叫这个 他叫刘洋",
+        entities=[{"entity": "payee", "value": "刘洋"}], validated={"payee": "刘洋"},
+    )
+    # What the conversation held before this message: the account number.
+    tracker.events.insert(0, {"event": "slot", "name": "payee", "value": account})
+    dispatcher = CollectingDispatcher()
+    result = await ValidateTransferForm().validate_payee("刘洋", dispatcher, tracker, domain_dict)
+    assert result["payee"] == account
+    assert result["payee_name"] == "刘洋"
+    assert result["transfer_payee_display"] == "刘洋（尾号8900）"
+    assert "utter_payee_not_found" not in responses(dispatcher)
+
+
 async def test_confirmed_transfer_runs_once(bank, domain_dict) -> None:
     slots = await verified_slots(bank, domain_dict)
     start = await ActionTransferMoney().run(CollectingDispatcher(), make_tracker(slots), domain_dict)

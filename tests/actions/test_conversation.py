@@ -49,7 +49,8 @@ def _redirected(events: list[dict]) -> dict | None:
     if not user:
         return None
     parse = user[0]["parse_data"]
-    return {"intent": parse["intent"]["name"], **{e["entity"]: e["value"] for e in parse["entities"]}}
+    said = {} if parse["text"].startswith("/") else {"text": parse["text"]}
+    return {"intent": parse["intent"]["name"], **said, **{e["entity"]: e["value"] for e in parse["entities"]}}
 
 
 async def test_follow_ups_resolve_against_the_last_topic(domain_dict) -> None:
@@ -57,12 +58,13 @@ async def test_follow_ups_resolve_against_the_last_topic(domain_dict) -> None:
 
     statement = {"topic": "statement", "time_range": "上个月", "merchant": "美团", "txn_kind": "支出"}
     cases = [
-        # "港币呢" after an exchange question: the same question in HKD
+        # "港币呢" after an exchange question: the same question in HKD, in the customer's
+        # words (the exchange action keeps the amount and reads which way from them)
         (
             {"topic": "fx", "currency": "USD", "amount": "1000"},
             "港币呢",
             [{"entity": "currency", "value": "港币"}],
-            {"intent": "exchange_rate", "currency": "港币", "amount": "1000"},
+            {"intent": "exchange_rate", "currency": "港币", "text": "港币呢"},
         ),
         # "那饿了么呢": another merchant, the same month (the kind goes with the merchant)
         (

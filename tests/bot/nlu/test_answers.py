@@ -188,3 +188,34 @@ def test_follow_ups_and_statement_kinds() -> None:
     assert statement_kind("花") == "支出"
     assert statement_kind("消费") == "消费"
     assert statement_kind(None) is None
+
+
+@pytest.mark.parametrize(
+    "text, direction",
+    [
+        ("不是卖 是买欧元", "buy"),
+        ("要是换成欧元的话呢 买2000欧", "buy"),
+        ("不买了 我要卖美元", "sell"),
+    ],
+)
+def test_a_way_ruled_out_is_not_the_way_asked(text: str, direction: str) -> None:
+    assert fx_request(text).direction == direction
+
+
+@pytest.mark.parametrize(
+    "text, operation",
+    [
+        ("我卡好像不见了 是不是要挂失啊", None),  # asked, not taken at its word
+        ("卡丢了 要不要挂失", None),
+        ("我的卡丢了 帮我挂失", "report_card_lost"),
+        ("卡在我手上 不用冻 我要对这笔扣款提出异议", None),
+        ("不挂失了 先冻结", "freeze_card"),
+    ],
+)
+def test_a_loss_report_is_never_read_from_a_question_or_a_no(text: str, operation: str | None) -> None:
+    assert card_request(text).operation == operation
+
+
+def test_no_name_in_a_pointing_word() -> None:
+    assert person_name("转三千到这个卡") is None
+    assert person_name("那张卡") is None
