@@ -38,6 +38,7 @@ from bot.nlu.answers import (
     longest_digit_run,
     looks_like_amount,
     person_name,
+    plausible_name,
     statement_kind,
 )
 from bot.nlu.time_range import parse_time_range
@@ -242,7 +243,7 @@ class ActionTransferMoney(BankAction):
 
 def _holder_name(tracker: Tracker, text: str) -> str | None:
     """The account holder's name said with a new account number, if any."""
-    named = [str(v) for v in latest_entities(tracker, "payee") if not str(v).isdigit()]
+    named = [str(v) for v in latest_entities(tracker, "payee") if plausible_name(str(v))]
     return named[-1] if named else person_name(text)
 
 
@@ -306,7 +307,8 @@ def _is_account(payee: Any) -> bool:
     return bool(payee) and str(payee).isdigit()
 
 
-NAME_CORRECTION = re.compile(r"不对|错了|不是|应该是|改成|换成|收款人|户名|名字|叫")
+# A name corrected at the confirmation is said as one ("收款人是王五", "这笔是给王芳的").
+NAME_CORRECTION = re.compile(r"收款人|户名|名字|叫|是给|转给|给的")
 
 
 class ValidateTransferForm(TaskFormValidation):
@@ -338,6 +340,8 @@ class ValidateTransferForm(TaskFormValidation):
                 return False  # "为啥要审核啊": answered, then the confirmation asked again
             if NAME_CORRECTION.search(text) and person_name(text):
                 return True  # "收款人应该是王五": a correction, see validate_transfer_confirmed
+            if latest_entities(tracker, "amount"):
+                return True  # "那改成九千": a new amount, see validate_transfer_confirmed
             return isinstance(value, bool) or confirmation(text) is not None
         if slot == "payee_name":
             if latest_entities(tracker, "payee"):
@@ -459,7 +463,7 @@ class ValidateTransferForm(TaskFormValidation):
     async def validate_payee_name(self, slot_value, dispatcher, tracker, domain) -> dict[str, Any]:
         if not _is_account(tracker.get_slot("payee")):
             return {"payee_name": None}
-        named = [str(v) for v in latest_entities(tracker, "payee") if not str(v).isdigit()]
+        named = [str(v) for v in latest_entities(tracker, "payee") if plausible_name(str(v))]
         name = named[-1] if named else person_name(str(slot_value))
         if not name:
             dispatcher.utter_message(response="utter_ask_payee_name", last4=str(tracker.get_slot("payee"))[-4:])
@@ -497,6 +501,11 @@ class ValidateTransferForm(TaskFormValidation):
         if slot_value is True:
             return {"transfer_confirmed": True}
         text = latest_text(tracker)
+        if latest_entities(tracker, "amount") and confirmation(text) is not True:
+            # "那改成九千 免得审核": the amount corrected, the confirmation asked again.
+            first = str(latest_entities(tracker, "amount")[0])
+            result = await self.validate_amount(first, dispatcher, tracker, domain)
+            return {**result, "transfer_confirmed": None}
         said = False if slot_value is False else confirmation(str(slot_value))
         name = person_name(text) if said is not True and NAME_CORRECTION.search(text) else None
         payee = tracker.get_slot("payee")

@@ -47,7 +47,7 @@ VIP = "贵宾"
 SHORTEST = re.compile(r"人少|人最少|最短|最快|哪个快|不用排|排队少|没什么人")
 TAKE_NUMBER = re.compile(r"取号|取个号|帮我取|拿号|拿个号|排个号|领号|领个号|挂个号")
 WAIT = re.compile(r"等多久|多久|多长时间|还要等|排到|轮到|几点能|什么时候能|啥时候能|还有几个人|前面还有")
-HOURS = re.compile(r"周末|周六|周日|星期六|星期天|礼拜|几点|营业时间|开门|关门|上班时间")
+HOURS = re.compile(r"周末|周六|周日|星期六|星期天|礼拜|几点|营业时间|开门|关门|上班时间|下班")
 OPEN_NOW = re.compile(r"开着|开门的|营业的|在营业|还开|现在开")
 QUEUE_SLOTS = (
     "branch",
@@ -126,7 +126,10 @@ class ActionFindBranch(AnswerAction):
         name, area = slot_str(tracker, "branch"), slot_str(tracker, "area")
         context = context_of(tracker)
         text = latest_text(tracker)
-        follow_up = is_follow_up(text) or bool(OPEN_NOW.search(text))
+        # "几点下班" right after a branch: that branch's hours.
+        follow_up = is_follow_up(text) or bool(OPEN_NOW.search(text)) or (
+            len(text) <= 10 and bool(HOURS.search(text))
+        )
         if not (name or area or lat is not None) and follow_up and context.get("topic") in (
             "branch",
             "queue",

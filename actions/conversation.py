@@ -73,7 +73,9 @@ class ActionCancelTask(Action):
             # "不用了 不去了" to the question just asked: declined, nothing to cancel.
             dispatcher.utter_message(response="utter_ok_anything_else")
             return [SlotSet("offer_next", None)]
-        elif not busy and context_of(tracker).get("topic") == "queue_ticket":
+        elif not busy and (
+            context_of(tracker).get("topic") == "queue_ticket" or TICKET_WORDS.search(latest_text(tracker))
+        ):
             # "算了 取消吧" just after taking a number: that number is what goes.
             return [SlotSet("context", None), *redirect(tracker, "cancel_queue_ticket")]
         else:
@@ -140,6 +142,8 @@ class ActionYesOrNo(Action):
         return [SlotSet("offer_next", None)]
 
 
+# "号不要了 取消掉": the queue number is what goes.
+TICKET_WORDS = re.compile(r"号不要|排队号|取的号|拿的号|退号|号取消|取消.{0,3}号|不排了")
 VERIFY_WORDS = re.compile(r"手机号|验证码|短信码|号码|验证")
 CARD_QUESTION = re.compile(r"(?:挂失|冻结|冻上|停卡).{0,12}(?:钱|余额|还能|会不会|能不能|影响)|(?:钱|余额).{0,8}(?:挂失|冻结)")
 BILL_REPAY = re.compile(r"怎么还|如何还|还款|在哪还|哪里还|怎么交")

@@ -330,14 +330,18 @@ class ValidateRiskForm(TaskFormValidation):
 
     async def is_answer(self, slot: str, value: Any, tracker: Tracker) -> bool:
         """An option picked by letter, number or words; a question is not an answer."""
-        if not slot.startswith("risk_q") or latest_entities(tracker, "risk_answer"):
+        if not slot.startswith("risk_q"):
+            return True
+        if is_question(latest_text(tracker)) and not re.fullmatch(r"\s*[A-Ha-h1-8]\s*[?？]?\s*", latest_text(tracker)):
+            # "这题啥意思 保本的理财还有吗", "这个评估做完多久有效啊": a question, even
+            # when a word of it matches an option; explained, then asked again.
+            return False
+        if latest_entities(tracker, "risk_answer"):
             return True
         q = await question(slot)
         picked = match_option(str(value or ""), [(o.id, o.text) for o in q.options])
         if picked is not None:
             return True
-        if is_question(str(value or "")):
-            return False  # "这个评估做完多久有效啊": explained, then asked again
         return not is_side_question(tracker) and latest_intent(tracker) in ("inform", "nlu_fallback")
 
     async def _answer(self, slot: str, slot_value: Any, dispatcher) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from actions.base import (
     BankAction,
     TaskFormValidation,
     channel_of,
+    context_of,
     is_side_question,
     latest_entities,
     latest_intent,
@@ -304,6 +305,9 @@ CONTACT_TOPICS = (
 DEFAULT_CONTACTS = ("customer_service", "card_loss", "credit_card", "online_staff")
 
 
+THAT_BRANCH = re.compile(r"(?:那个|这个|那家|这家|那|这)(?:网点|支行|营业厅|分行)|网点电话|支行电话")
+
+
 class ActionContacts(AnswerAction):
     """The bank's phone numbers and hours, those the question is about first."""
 
@@ -315,6 +319,10 @@ class ActionContacts(AnswerAction):
     async def answer(self, dispatcher, tracker, domain) -> list[EventType]:
         text = latest_text(tracker)
         branch_named = latest_entities(tracker, "branch")
+        context = context_of(tracker)
+        if not branch_named and context.get("branch") and THAT_BRANCH.search(text):
+            # "那个网点电话多少" right after a branch: that branch's number.
+            branch_named = [context["branch"]]
         if branch_named:
             # "徐家汇支行电话多少": that branch's own number.
             found = await services().branches.list_branches(q=str(branch_named[-1]))

@@ -308,17 +308,29 @@ _NOT_NAMES = frozenset(
 )
 
 
+_UNSURE_OF_NAME = re.compile(r"不知道|不清楚|不确定|得问|问问|问一下|好像|忘了|记不得|记不清|姓[\u4e00-\u9fff]$")
+# Words that are never a person's name, however they are written.
+_NOT_NAME_WORDS = re.compile(
+    r"审核|免得|手续|转账|金额|多少|不用|不要|确认|取消|这个|那个|房东|同事|朋友|老板|师傅|"
+    r"老婆|老公|媳妇|妈妈|爸爸|儿子|女儿|哥哥|姐姐|弟弟|妹妹|表弟|表哥|表姐|表妹|卡"
+)
+
+
+def plausible_name(value: str | None) -> bool:
+    """A 2-4 character Chinese name, not a word that describes someone or something."""
+    text = (value or "").strip()
+    return bool(re.fullmatch(r"[\u4e00-\u9fff·]{2,4}", text)) and text not in _NOT_NAMES and not _NOT_NAME_WORDS.search(text)
+
+
 def person_name(text: str | None) -> str | None:
     """A 2-4 character Chinese name left once amounts, account numbers and the words
     around them are taken out, else None."""
     cleaned = _clean(text)
-    if re.search(r"[吗么啥什怎哪谁]", cleaned):
-        return None
+    if re.search(r"[吗么啥什怎哪谁]", cleaned) or _UNSURE_OF_NAME.search(cleaned):
+        return None  # "名字我得问问 好像姓陈": no name given yet
     rest = _NAME_NOISE.sub("", _AMOUNT_NOISE.sub("", cleaned))
-    if re.search(r"卡|这|那个|那张|哪|某", rest):
-        return None  # "转到这个卡": no name was said
-    if not re.fullmatch(r"[\u4e00-\u9fff·]{2,4}", rest) or rest in _NOT_NAMES:
-        return None
+    if re.search(r"这|那个|那张|哪|某", rest) or not plausible_name(rest):
+        return None  # "转到这个卡", "免得审核": no name was said
     return rest
 
 

@@ -123,13 +123,6 @@ GUARDS = (
         accepts=frozenset({"ask_explain"}),
     ),
     Guard(
-        # Quitting the task at hand ("不用了 我今天不去了", "算了不转了").
-        "cancel",
-        re.compile(r"不去了|不办了|不转了|不弄了|不排了|不挂失了|不冻了|不投诉了|不换了|不买了|不查了|不取号了"),
-        unless=re.compile(r"[吗么]|能不能|可不可以|可以.{0,4}[吗么]|还能|还要|怎么"),
-        accepts=frozenset({"cancel", "goodbye"}),
-    ),
-    Guard(
         # The commonest request: a long message about queues or visits can pull DIET
         # elsewhere ("卡里的钱还有多少 上次去银行排队排了好久").
         "check_balance",
@@ -151,6 +144,13 @@ GUARDS = (
         unless=re.compile(r"人工审核|人工智能|人工服务时间"),
         # The bank's phone numbers asked for: answered with the numbers.
         accepts=frozenset({"ask_hotline"}),
+    ),
+    Guard(
+        # Quitting the task at hand ("不用了 我今天不去了", "算了不转了").
+        "cancel",
+        re.compile(r"不去了|不办了|不转了|不弄了|不排了|不挂失了|不冻了|不投诉了|不换了|不买了|不查了|不取号了"),
+        unless=re.compile(r"[吗么]|能不能|可不可以|可以.{0,4}[吗么]|还能|还要|怎么"),
+        accepts=frozenset({"cancel", "goodbye"}),
     ),
 )
 

@@ -115,7 +115,8 @@ class ChineseNormalizer(GraphComponent):
     def fingerprint_addon(cls, config: dict[str, Any]) -> Optional[str]:
         """Retrain downstream components when this module, OpenCC or the jieba
         user dictionary changes (JiebaTokenizer does not fingerprint its files)."""
-        files = [Path(__file__), *sorted(JIEBA_DICT_DIR.glob("*"))]
+        # text.py holds the folding, typo and greeting rules applied here.
+        files = [Path(__file__), Path(__file__).with_name("text.py"), *sorted(JIEBA_DICT_DIR.glob("*"))]
         return source_fingerprint(files) + _opencc_version()
 
     @classmethod

@@ -1,5 +1,6 @@
 """Pure text normalisation of customer messages: traditional -> simplified Chinese,
-full-width ASCII -> half-width, zero-width characters removed, whitespace squeezed.
+full-width ASCII -> half-width, zero-width characters removed, whitespace squeezed,
+pinyin homophones of banking words corrected, a greeting in front of a request dropped.
 
 No Rasa import here, so the action server and tools can use it cheaply; the Rasa
 component in :mod:`bot.nlu.normalizer` applies the same functions to messages.
@@ -7,6 +8,7 @@ component in :mod:`bot.nlu.normalizer` applies the same functions to messages.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -63,10 +65,52 @@ def _fold_with_map(text: str) -> tuple[str, list[int]]:
     return "".join(out), pos
 
 
+# Homophones that pinyin input puts in place of a banking word; same length, so that
+# entity offsets stay where they are.
+TYPOS = {
+    "解动": "解冻", "冻洁": "冻结", "动结": "冻结", "挂矢": "挂失", "挂湿": "挂失",
+    "余颌": "余额", "于额": "余额", "明系": "明细", "转帐": "转账", "汇律": "汇率",
+    "利律": "利率", "理材": "理财", "验正码": "验证码", "信用咔": "信用卡", "银行咔": "银行卡",
+    "储畜卡": "储蓄卡", "到帐": "到账", "帐户": "账户", "帐号": "账号",
+}
+_TYPO_RE = re.compile("|".join(map(re.escape, sorted(TYPOS, key=len, reverse=True))))
+
+# A greeting in front of a request ("您好，请问怎么转账") says nothing about the request
+# and pulls the classifier towards greet; a greeting alone stays.
+_GREETING_PREFIX = re.compile(
+    r"^(?:(?:你好|您好|妳好|hi|hello|hey|喂|在吗|在不在|哈喽|哈啰|早上好|上午好|中午好|下午好|晚上好|早安)"
+    r"[啊呀呢哈吗嘛]?(?:[\s,，!！。.~～、]+|(?=[\u4e00-\u9fff])))+",
+    re.IGNORECASE,
+)
+MIN_REQUEST_AFTER_GREETING = 3
+
+
+def fix_typos(text: str) -> str:
+    return _TYPO_RE.sub(lambda m: TYPOS[m.group(0)], text)
+
+
+# What follows a greeting without being a request ("你好小助手", "您好 打扰一下").
+_COURTESY = re.compile(
+    r"^(?:小助手|助手|智能助手|客服|机器人|亲|打扰了|打扰一下|打扰|在吗|在不在|有人吗|请问)"
+    r"[\s,，!！。.~～、啊呀呢哈吗嘛]*$"
+)
+
+
+def greeting_prefix(text: str) -> int:
+    """Length of a greeting opening a longer message ("你好 我要挂失" -> 3), else 0."""
+    match = _GREETING_PREFIX.match(text)
+    if not match or len(text) - match.end() < MIN_REQUEST_AFTER_GREETING:
+        return 0
+    if _COURTESY.match(text[match.end():]):
+        return 0
+    return match.end()
+
+
 def normalize_text(text: str) -> str:
     """Normalises one message text (no entity spans to keep)."""
     folded, _ = _fold_with_map(text or "")
-    return to_simplified(folded)
+    simplified = fix_typos(to_simplified(folded))
+    return simplified[greeting_prefix(simplified):]
 
 
 def normalize_with_spans(text: str, spans: Sequence[Span]) -> tuple[str, list[Span]]:
@@ -95,4 +139,10 @@ def normalize_with_spans(text: str, spans: Sequence[Span]) -> tuple[str, list[Sp
         pieces.append(piece)
         length += len(piece)
     new_offset[cuts[-1]] = length
-    return "".join(pieces), [(new_offset[s], new_offset[e]) for s, e in mapped]
+    result = fix_typos("".join(pieces))
+    spans_out = [(new_offset[s], new_offset[e]) for s, e in mapped]
+    cut = greeting_prefix(result)
+    if cut and all(start >= cut for start, _ in spans_out):
+        result = result[cut:]
+        spans_out = [(start - cut, end - cut) for start, end in spans_out]
+    return result, spans_out

@@ -150,6 +150,24 @@ async def test_a_payee_corrected_at_confirmation_is_changed_not_cancelled(bank, 
     assert result == {"transfer_confirmed": False}
 
 
+async def test_an_amount_corrected_at_confirmation_is_re_quoted_and_no_name_is_made_up(
+    bank, domain_dict
+) -> None:
+    slots = await verified_slots(bank, domain_dict)
+    text = "那改成九千 免得审核"
+    tracker = make_tracker(
+        {**slots, "payee": "李娜", "amount": "20000"}, text=text,
+        entities=[{"entity": "amount", "value": "9000"}],
+    )
+    form = ValidateTransferForm()
+    assert await form.is_answer("transfer_confirmed", text, tracker)
+    result = await form.validate_transfer_confirmed(text, CollectingDispatcher(), tracker, domain_dict)
+    assert result["amount"] == "9000"
+    assert result["transfer_amount_display"] == "¥9,000.00"
+    assert result["transfer_confirmed"] is None
+    assert "payee_name" not in result and "payee" not in result
+
+
 async def test_a_holder_named_after_the_account_number_keeps_the_account(bank, domain_dict) -> None:
     slots = await verified_slots(bank, domain_dict)
     account = "6217003312345678900"

@@ -73,3 +73,19 @@ async def test_one_complaint_ticket_takes_the_later_details(bank_at_ten, domain_
     assert slots_of(events)["complaint_ticket_id"] == ticket
     tickets = await bank_at_ten.support.list_tickets("angry", kind="complaint")
     assert [t.ticket_id for t in tickets] == [ticket] and tickets[0].details_count == 1
+
+
+async def test_that_branchs_number_right_after_the_branch(bank_at_ten, domain_dict) -> None:
+    from actions.support import ActionContacts
+
+    context = {"topic": "branch", "branch": "徐家汇支行"}
+    dispatcher = CollectingDispatcher()
+    await ActionContacts().run(
+        dispatcher, make_tracker({"context": context}, text="那个网点电话多少", intent="ask_hotline"), domain_dict
+    )
+    assert responses(dispatcher) == ["utter_branch_phone"]
+    assert dispatcher.messages[0]["name"] == "徐家汇支行"
+    # Without a branch just talked about: the bank's numbers.
+    dispatcher = CollectingDispatcher()
+    await ActionContacts().run(dispatcher, make_tracker(text="客服电话多少", intent="ask_hotline"), domain_dict)
+    assert responses(dispatcher)[0] == "utter_contacts_header"

@@ -101,13 +101,16 @@ def complaint_category(value: str | None) -> str:
 
 
 def _named_category(text: str) -> str | None:
-    """The first category (in :data:`COMPLAINT_CATEGORIES` order) one of whose words
-    occurs in ``text`` (case-insensitively: app -> APP), else ``None``."""
+    """The category whose words occur most often in ``text`` (case-insensitively:
+    app -> APP; "app转账老是闪退" is a fault, not a funds matter), the first in
+    :data:`COMPLAINT_CATEGORIES` order on a tie, else ``None``."""
     upper = text.upper()
+    best, best_hits = None, 0
     for category, words in COMPLAINT_CATEGORIES.items():
-        if any(word.upper() in upper for word in words):
-            return category
-    return None
+        hits = sum(word.upper() in upper for word in words)
+        if hits > best_hits:
+            best, best_hits = category, hits
+    return best
 
 
 def infer_complaint_category(text: str | None, summary: str | None = None) -> str:

@@ -93,5 +93,8 @@ def test_infer_complaint_category():
     assert infer_complaint_category("", "") == "其他"
     assert infer_complaint_category("ATM吞卡") == "系统故障"
     assert infer_complaint_category("其它问题") == "其他"
+    # The category most of the words name, not the first one mentioned.
+    assert infer_complaint_category("你们app转账老是闪退") == "系统故障"
+    assert infer_complaint_category("办理转账还多收了手续费 收费不透明") == "收费问题"
     for category, words in COMPLAINT_CATEGORIES.items():
         assert infer_complaint_category(f"关于{words[0]}的意见") == category

@@ -156,6 +156,8 @@ def test_free_answers_to_the_questionnaire(text, options, picked) -> None:
         ("给我同事李娜转", "李娜"),
         ("不对 收款人是王五", "王五"),
         ("李娜那1000呢", "李娜"),
+        ("那改成九千 免得审核", None),  # no name in it at all
+        ("名字我得问问 是我房东 好像姓陈", None),  # not known yet
     ],
 )
 def test_person_names(text: str, name: str | None) -> None:

@@ -298,7 +298,7 @@ def test_traditional_input_end_to_end():
     message = Message(data={"text": "轉帳五千給李娜"})
     ChineseNormalizer.create({}, None, None, None).process([message])
     _extractor().process([message])
-    assert message.get("text") == "转帐五千给李娜"
+    assert message.get("text") == "转账五千给李娜"
     assert [(e["entity"], e["value"]) for e in message.get("entities")] == [("amount", "5000")]
 
 

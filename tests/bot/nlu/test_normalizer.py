@@ -15,7 +15,7 @@ from bot.nlu.normalizer import (
 @pytest.mark.parametrize(
     "raw, expected",
     [
-        ("轉帳五千給李娜", "转帐五千给李娜"),
+        ("轉帳五千給李娜", "转账五千给李娜"),
         ("查詢餘額", "查询余额"),
         ("信用卡帳單", "信用卡帐单"),
         ("掛失銀行卡", "挂失银行卡"),
@@ -43,7 +43,7 @@ def test_normalize_text(raw, expected):
 @pytest.mark.parametrize(
     "raw, spans, expected_text, expected_values",
     [
-        ("轉帳給李娜五千", [(3, 5)], "转帐给李娜五千", ["李娜"]),
+        ("轉帳給李娜五千", [(3, 5)], "转账给李娜五千", ["李娜"]),
         ("查詢上個月的流水", [(2, 5)], "查询上个月的流水", ["上个月"]),
         ("  给　　李娜  转 ", [(5, 7)], "给 李娜 转", ["李娜"]),
         ("给\u200b\u200b王芳转５００", [(3, 5)], "给王芳转500", ["王芳"]),
@@ -80,7 +80,7 @@ def test_normalize_message_updates_entities():
     )
     normalize_message(message)
     entity = message.get("entities")[0]
-    assert message.get("text") == "转帐 给妈妈"
+    assert message.get("text") == "转账 给妈妈"
     assert (entity["start"], entity["end"], entity["value"]) == (4, 6, "妈妈")
 
 
@@ -107,7 +107,7 @@ def test_component_processes_training_data_and_messages():
     component.process_training_data(training)
     assert [m.get("text") for m in training.training_examples] == ["查询余额", "转给李娜"]
     messages = component.process([Message(data={"text": "轉帳五千給李娜"})])
-    assert messages[0].get("text") == "转帐五千给李娜"
+    assert messages[0].get("text") == "转账五千给李娜"
 
 
 def test_fingerprint_follows_the_jieba_dictionary(tmp_path, monkeypatch):
@@ -118,3 +118,24 @@ def test_fingerprint_follows_the_jieba_dictionary(tmp_path, monkeypatch):
     before = ChineseNormalizer.fingerprint_addon({})
     (tmp_path / "userdict.txt").write_text("李娜 100 nr\n王芳 100 nr\n", encoding="utf-8")
     assert ChineseNormalizer.fingerprint_addon({}) != before
+
+
+def test_a_greeting_in_front_of_a_request_is_dropped_and_alone_it_stays() -> None:
+    from bot.nlu.text import normalize_text, normalize_with_spans
+
+    assert normalize_text("您好，请问怎么转账") == "请问怎么转账"
+    assert normalize_text("喂喂 我要挂失") == "我要挂失"
+    assert normalize_text("Hello，查下余额") == "查下余额"
+    assert normalize_text("你好啊") == "你好啊"
+    assert normalize_text("你好 在吗") == "你好 在吗"
+    # Entity offsets follow the text.
+    assert normalize_with_spans("你好，给李娜转500", [(4, 6)]) == ("给李娜转500", [(1, 3)])
+
+
+def test_pinyin_homophones_of_banking_words_are_corrected() -> None:
+    from bot.nlu.text import normalize_text, normalize_with_spans
+
+    assert normalize_text("卡找到了 帮我解动一下") == "卡找到了 帮我解冻一下"
+    assert normalize_text("查一下余颌和明系") == "查一下余额和明细"
+    text, spans = normalize_with_spans("转帐给王芳", [(3, 5)])
+    assert text == "转账给王芳" and text[spans[0][0]:spans[0][1]] == "王芳"
