@@ -40,6 +40,7 @@ from bot.nlu.answers import (
     confirmation,
     is_question,
     looks_like_card,
+    spelled_digits,
 )
 from bot.services.errors import (
     CardNotFound,
@@ -260,7 +261,8 @@ class ValidateCardForm(TaskFormValidation):
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         text = str(slot_value or "")
-        digits = "".join(ch for ch in text if ch.isdigit())[-4:]
+        # "尾号伍陆柒捌", "幺二三四": digits said in words count as digits.
+        digits = "".join(ch for ch in spelled_digits(text) if ch.isdigit())[-4:]
         operation = current_operation(tracker)
         cards = await eligible_cards(tracker, operation)
         card = next((c for c in cards if c.last4 == digits), None) if digits else None
@@ -271,7 +273,7 @@ class ValidateCardForm(TaskFormValidation):
         if card is None:
             dispatcher.utter_message(
                 response="utter_card_not_found",
-                card_last4=digits or text[:12],
+                card_last4=digits or "",
                 buttons=card_buttons(cards),
             )
             return {"card_last4": None}

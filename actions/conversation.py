@@ -142,6 +142,7 @@ class ActionYesOrNo(Action):
         return [SlotSet("offer_next", None)]
 
 
+MORTGAGE_WORDS = re.compile(r"首套|二套|第二套|商贷|商业|公积金|组合|利率|利息|提前|违约金|月供|年限")
 # "号不要了 取消掉": the queue number is what goes.
 TICKET_WORDS = re.compile(r"号不要|排队号|取的号|拿的号|退号|号取消|取消.{0,3}号|不排了")
 VERIFY_WORDS = re.compile(r"手机号|验证码|短信码|号码|验证")
@@ -214,6 +215,9 @@ class ActionFollowUp(Action):
             # "李娜那1000呢" names the payee; "再来1000" means the last one.
             payee = said("payee") or person_name(latest_text(tracker)) or tracker.get_slot("last_payee")
             return redirect(tracker, "transfer_money", {"payee": payee, "amount": amount})
+        if topic == "mortgage" and MORTGAGE_WORDS.search(latest_text(tracker)):
+            # "二套呢", "商贷呢", "公积金的呢": the same question about another loan.
+            return restate(tracker, "ask_mortgage", latest_text(tracker))
         resolved = await self._by_words(dispatcher, tracker, context)
         if resolved is not None:
             return resolved

@@ -533,13 +533,19 @@ class ActionMortgage(AnswerAction):
         rates = await services().products.mortgage_rates()
         numbers = await phone_numbers()
         hotline = numbers.get("mortgage_hotline") or numbers.get("hotline", "")
-        if PREPAY_WORDS.search(text):
+        context = context_of(tracker)
+        # "商贷呢" right after the prepayment rules: still about paying early.
+        still_prepaying = (
+            context.get("topic") == "mortgage" and context.get("prepay") and len(text) <= 10
+            and not re.search(r"利率|利息|多少", text)
+        )
+        if PREPAY_WORDS.search(text) or still_prepaying:
             lines = "\n".join(
                 f"• {rule.name}：{rule.notice}；{rule.min_amount_text}；{rule.fee}。"
                 for rule in rates.prepayment
             )
             dispatcher.utter_message(response="utter_mortgage_prepayment", lines=lines, hotline=hotline)
-            return []
+            return [set_context("mortgage", prepay=True)]
         shown = list(rates.commercial) + list(rates.provident_fund)
         if re.search(r"公积金", text) and not re.search(r"商贷|商业", text):
             shown = list(rates.provident_fund)
@@ -555,7 +561,7 @@ class ActionMortgage(AnswerAction):
                 response="utter_mortgage_routing", hotline=hotline,
                 hours=numbers.get("mortgage_hotline_hours", ""),
             )
-        return []
+        return [set_context("mortgage", prepay=False)]
 
 
 def rate_percent(value: Any) -> str:

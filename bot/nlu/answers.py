@@ -93,7 +93,8 @@ def looks_like_card(text: str | None) -> bool:
     """An attempt at naming a card: four digits, 尾号..., or a card type."""
     cleaned = _clean(text)
     return (
-        bool(re.search(r"尾号|后四位|末四位", cleaned))
+        bool(re.search(r"尾号|后四位|末四位|(?<![零〇一二三四五六七八九幺壹贰叁肆伍陆柒捌玖两十百千万])"
+                       r"[零〇一二三四五六七八九幺壹贰叁肆伍陆柒捌玖]{4}(?![零〇一二三四五六七八九幺壹贰叁肆伍陆柒捌玖十百千万])", cleaned))
         or bool(re.search(r"(?<![\d¥])\d{4}(?!\d)(?!\s*(?:元|块|万|千|百|\.\d))", _SEPARATORS.sub("", cleaned)))
         or card_type_named(cleaned) is not None
     )
@@ -455,7 +456,8 @@ def confirmation(text: str | None) -> bool | None:
     return None
 
 
-_CN_DIGIT_VALUES = str.maketrans("零〇一二三四五六七八九幺两", "0012345678912")
+# Plain and financial (大写) numerals, and 幺 as said for 1 over the phone.
+_CN_DIGIT_VALUES = str.maketrans("零〇一二三四五六七八九幺两壹贰叁肆伍陆柒捌玖", "0012345678912123456789")
 
 
 def spelled_digits(text: str | None) -> str:

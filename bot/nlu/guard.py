@@ -90,8 +90,13 @@ GUARDS = (
     Guard(
         "freeze_card",
         re.compile(r"(?:卡).{0,8}(?:停|冻|锁)|(?:停|冻|锁)(?:掉|了|住|一下)?.{0,3}(?:卡)"),
-        unless=re.compile(r"解冻|解锁|恢复|停车|不用冻|不要冻|别冻|不冻|不需要冻|不用停|不用锁"),
-        accepts=_CARD_FAMILY | {"report_fraud", "unfreeze_card", "faq"},
+        # A question about what freezing means stays DIET's (the FAQ answers it); a
+        # request to lock a card is never an FAQ ("信用卡先帮我锁一下 不知道塞哪去了").
+        unless=re.compile(
+            r"解冻|解锁|恢复|停车|不用冻|不要冻|别冻|不冻|不需要冻|不用停|不用锁|"
+            r"区别|什么意思|啥意思|是什么|是啥|有什么不同|会不会|影响|还能不能|能不能用|以后"
+        ),
+        accepts=_CARD_FAMILY | {"report_fraud", "unfreeze_card"},
     ),
     Guard(
         "dispute_charge",

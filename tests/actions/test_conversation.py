@@ -80,6 +80,8 @@ async def test_follow_ups_resolve_against_the_last_topic(domain_dict) -> None:
             [{"entity": "account_type", "value": "信用卡"}],
             {"intent": "freeze_card", "account_type": "信用卡"},
         ),
+        # "二套呢" after the mortgage rates: the same question, in the customer's words
+        ({"topic": "mortgage", "prepay": False}, "二套呢", [], {"intent": "ask_mortgage", "text": "二套呢"}),
         # "起购多少" about the product just shown
         ({"topic": "product", "product": "沪银睿远一年持有"}, "起购多少", [],
          {"intent": "product_inquiry", "product": "沪银睿远一年持有"}),

@@ -221,3 +221,12 @@ def test_a_loss_report_is_never_read_from_a_question_or_a_no(text: str, operatio
 def test_no_name_in_a_pointing_word() -> None:
     assert person_name("转三千到这个卡") is None
     assert person_name("那张卡") is None
+
+
+def test_card_digits_said_in_words() -> None:
+    from bot.nlu.answers import looks_like_card, spelled_digits
+
+    assert looks_like_card("幺二三四")
+    assert looks_like_card("是伍陆柒捌那张")
+    assert not looks_like_card("一千二百三十四")
+    assert spelled_digits("尾号伍陆柒捌").endswith("5678")
