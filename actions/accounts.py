@@ -428,11 +428,14 @@ class ValidateTransferForm(TaskFormValidation):
             return {"payee": None}
         payees = await services().accounts.list_payees(tracker.get_slot("auth_token"))
         said = latest_text(tracker)
+        # "是给王芳 不是李娜": every name said is a candidate, the ruled-out one is not.
+        candidates = [text, *(str(v) for v in latest_entities(tracker, "payee"))]
         match = next(
             (
                 p
+                for candidate in candidates
                 for p in payees
-                if (p.name == text or p.name in text) and not _denied(p.name, said)
+                if (p.name == candidate or p.name in candidate) and not _denied(p.name, said)
             ),
             None,
         )

@@ -20,6 +20,7 @@ from actions.base import (
     latest_entities,
     latest_intent,
     latest_text,
+    offer,
     phone_numbers,
     redirect,
     request_text,
@@ -402,7 +403,8 @@ class ActionSubmitRiskAssessment(Action):
             max_product_risk=result.max_product_risk,
             expires=long_date(result.expires_at),
         )
-        return reset
+        # The result asks whether to recommend products at that level: "好的" says yes.
+        return [*reset, offer("recommend_product")]
 
 
 def _currency_code(value: Any) -> str:

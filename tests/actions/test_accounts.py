@@ -222,6 +222,19 @@ async def test_a_payee_ruled_out_by_name_is_not_chosen(bank, domain_dict) -> Non
     assert dispatcher.messages[-1]["response"] == "utter_payee_not_found"
 
 
+async def test_the_name_not_ruled_out_is_the_payee(bank, domain_dict) -> None:
+    slots = await verified_slots(bank, domain_dict)
+    text = "哦不对不对 是给王芳 不是李娜"
+    tracker = make_tracker(
+        slots, text=text,
+        entities=[{"entity": "payee", "value": "王芳"}, {"entity": "payee", "value": "李娜"}],
+    )
+    dispatcher = CollectingDispatcher()
+    result = await ValidateTransferForm().validate_payee("李娜", dispatcher, tracker, domain_dict)
+    assert result["payee"] == "王芳"
+    assert "utter_payee_not_found" not in responses(dispatcher)
+
+
 async def test_the_same_request_during_its_verification_explains_instead_of_restarting(
     domain_dict,
 ) -> None:

@@ -47,6 +47,7 @@ from bot.nlu.guard import IntentGuard, guarded_intent
         ("卡找到了 帮我解冻", "unfreeze_card", None),
         ("换500美刀得多少钱", "faq", "exchange_rate"),
         ("信用卡先帮我锁一下 不知道塞哪去了", "faq", "freeze_card"),
+        ("有人打电话问我要这个验证码 说是你们银行的 能给他吗", "complain", "report_fraud"),
         ("冻结和挂失有什么区别", "faq", None),
         ("冻结以后还能不能用", "faq", None),
         ("我是晚报记者 想了解你们银行被骗客户的情况 有没有官方回应", "media_inquiry", None),
