@@ -29,10 +29,12 @@ from actions.base import (
     redirect,
     restate,
     services,
+    waiting_for_staff,
 )
 from actions.branches import QUEUE_SLOTS
 from actions.cards import CARD_SLOTS
 from actions.products import RISK_SLOTS
+from actions.support import ActionHumanHandoff
 from bot.nlu.answers import fx_request, is_follow_up, person_name
 from bot.nlu.time_range import parse_term_days, parse_time_range
 from bot.services.errors import ServiceUnavailable, VerificationRequired
@@ -143,6 +145,8 @@ class ActionYesOrNo(Action):
 
 
 MORTGAGE_WORDS = re.compile(r"首套|二套|第二套|商贷|商业|公积金|组合|利率|利息|提前|违约金|月供|年限")
+STAFF_WAIT = re.compile(r"多久|多长时间|还要等|接通|轮到|怎么还没|还没人|人呢")
+TICKET_FOLLOW_UP = re.compile(r"多久|什么时候|啥时候|几天|退回|退款|退钱|回复|进度|处理到哪")
 # "号不要了 取消掉": the queue number is what goes.
 TICKET_WORDS = re.compile(r"号不要|排队号|取的号|拿的号|退号|号取消|取消.{0,3}号|不排了")
 VERIFY_WORDS = re.compile(r"手机号|验证码|短信码|号码|验证")
@@ -218,6 +222,9 @@ class ActionFollowUp(Action):
         if topic == "mortgage" and MORTGAGE_WORDS.search(latest_text(tracker)):
             # "二套呢", "商贷呢", "公积金的呢": the same question about another loan.
             return restate(tracker, "ask_mortgage", latest_text(tracker))
+        if STAFF_WAIT.search(latest_text(tracker)) and await waiting_for_staff(tracker):
+            # "多久能接通" while waiting for a person: the place and wait in the queue.
+            return await ActionHumanHandoff().run(dispatcher, tracker, domain)
         resolved = await self._by_words(dispatcher, tracker, context)
         if resolved is not None:
             return resolved
@@ -234,9 +241,18 @@ class ActionFollowUp(Action):
         read with the words that matter for the last topic."""
         text = latest_text(tracker)
         topic = context.get("topic")
-        if not (is_follow_up(text) or len(text) <= 10):
+        if BILL_REPAY.search(text) and re.search(r"信用卡", text):
+            # "那信用卡怎么还款呢": the ways to repay, whatever came before.
+            dispatcher.utter_message(
+                response="utter_faq/credit_card_repayment", **await phone_numbers()
+            )
+            return []
+        if topic in ("dispute", "complaint") and TICKET_FOLLOW_UP.search(text):
+            # "大概多久能退回来" after a dispute: its number, state and reply date.
+            return redirect(tracker, "ticket_status")
+        if not (is_follow_up(text) or len(text) <= 12):
             return None
-        if topic == "bill" and BILL_REPAY.search(text):
+        if topic == "bill" and (BILL_REPAY.search(text) or "最低" in text):
             dispatcher.utter_message(
                 response="utter_faq/credit_card_repayment", **await phone_numbers()
             )

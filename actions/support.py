@@ -25,6 +25,7 @@ from actions.base import (
     offer,
     phone_numbers,
     services,
+    set_context,
 )
 from bot.formatting import day_and_time, format_cny, long_date
 from bot.nlu.answers import is_question
@@ -169,7 +170,11 @@ class ActionDisputeCharge(Action):
             ticket_id=ticket.ticket_id,
             reply_due=long_date(ticket.reply_due) if ticket.reply_due else "",
         )
-        return [SlotSet("dispute_ticket_id", ticket.ticket_id), offer("freeze_card")]
+        return [
+            SlotSet("dispute_ticket_id", ticket.ticket_id),
+            set_context("dispute", ticket_id=ticket.ticket_id),
+            offer("freeze_card"),
+        ]
 
 
 # A complaint this short names no incident ("我要投诉"): ask what happened.

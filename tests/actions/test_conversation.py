@@ -82,6 +82,8 @@ async def test_follow_ups_resolve_against_the_last_topic(domain_dict) -> None:
         ),
         # "二套呢" after the mortgage rates: the same question, in the customer's words
         ({"topic": "mortgage", "prepay": False}, "二套呢", [], {"intent": "ask_mortgage", "text": "二套呢"}),
+        # "大概多久能退回来" after a dispute: where that ticket stands
+        ({"topic": "dispute", "ticket_id": "D20261118-0001"}, "大概多久能退回来", [], {"intent": "ticket_status"}),
         # "起购多少" about the product just shown
         ({"topic": "product", "product": "沪银睿远一年持有"}, "起购多少", [],
          {"intent": "product_inquiry", "product": "沪银睿远一年持有"}),
