@@ -91,8 +91,9 @@ def fix_typos(text: str) -> str:
 
 # What follows a greeting without being a request ("你好小助手", "您好 打扰一下").
 _COURTESY = re.compile(
-    r"^(?:小助手|助手|智能助手|客服|机器人|亲|打扰了|打扰一下|打扰|在吗|在不在|有人吗|请问)"
-    r"[\s,，!！。.~～、啊呀呢哈吗嘛]*$"
+    r"^(?:(?:小助手|助手|智能助手|客服|机器人|亲|打扰了|打扰一下|打扰|在吗|在不在|有人在吗|有人吗|请问|"
+    r"你好|您好|hello|hi)[\s,，!！。.~～、?？啊呀呢哈吗嘛]*)+$",
+    re.IGNORECASE,
 )
 
 
