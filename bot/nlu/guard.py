@@ -152,6 +152,13 @@ GUARDS = (
         accepts=frozenset({"ask_hotline"}),
     ),
     Guard(
+        # "那算了 我再找找": giving up the task, unless another one follows.
+        "cancel",
+        re.compile(r"^(?:那|哦|唉|哎|嗯)?[\s,，]*算了(?:吧|啊)?(?:[\s,，。!！]|$)"),
+        unless=re.compile(r"冻|挂失|转|查|换|取号|帮我|还是|改|给|人工|客服|[吗么]"),
+        accepts=frozenset({"cancel", "goodbye", "deny"}),
+    ),
+    Guard(
         # Quitting the task at hand ("不用了 我今天不去了", "算了不转了").
         "cancel",
         re.compile(r"不去了|不办了|不转了|不弄了|不排了|不挂失了|不冻了|不投诉了|不换了|不买了|不查了|不取号了"),
@@ -245,7 +252,14 @@ def guarded_intent(text: str, predicted: Optional[str]) -> Optional[str]:
         if predicted == guard.intent or predicted in guard.accepts:
             return predicted
         return guard.intent
+    if predicted == "cancel" and _QUESTION.search(cleaned) and not _SAYS_CANCEL.search(cleaned):
+        # "挂失了钱会不会没了" is a question, never a cancel (the step asked explains).
+        return NOT_UNDERSTOOD
     return None
+
+
+_QUESTION = re.compile(r"[吗么嘛?？]|会不会|能不能|可不可以|是不是|怎么|为什么|为啥|多少|几")
+_SAYS_CANCEL = re.compile(r"取消|不办了|不要了|不用了|算了|不弄了|退出")
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
