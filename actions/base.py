@@ -280,17 +280,7 @@ def redirect(
     """
     values = {k: v for k, v in (entities or {}).items() if v not in (None, "")}
     text = f"/{intent}" + (json.dumps(values, ensure_ascii=False) if values else "")
-    event = UserUttered(
-        text,
-        parse_data={
-            "text": text,
-            "intent": {"name": intent, "confidence": 1.0},
-            "entities": [{"entity": k, "value": v} for k, v in values.items()],
-        },
-        input_channel=tracker.get_latest_input_channel(),
-    )
-    event["metadata"] = {"redirected_from": latest_intent(tracker)}
-    return [ActionExecuted("action_listen"), event]
+    return restate(tracker, intent, text, [{"entity": k, "value": v} for k, v in values.items()])
 
 
 def restate(
@@ -299,16 +289,21 @@ def restate(
     """Continue as if the customer had said ``text`` meaning ``intent`` (with the NLU's
     ``entities`` of it): like :func:`redirect`, but the actions still read the
     customer's own words."""
-    event = UserUttered(
-        text,
-        parse_data={
-            "text": text,
-            "intent": {"name": intent, "confidence": 1.0},
-            "entities": list(entities or []),
-        },
-        input_channel=tracker.get_latest_input_channel(),
-    )
-    event["metadata"] = {"redirected_from": latest_intent(tracker)}
+    parse_data = {
+        "text": text,
+        "intent": {"name": intent, "confidence": 1.0},
+        "entities": list(entities or []),
+    }
+    return said_next(tracker, text, parse_data, {"redirected_from": latest_intent(tracker)})
+
+
+def said_next(
+    tracker: Tracker, text: str, parse_data: dict[str, Any], metadata: dict[str, Any]
+) -> list[EventType]:
+    """Events after which Rasa goes on as if the customer had just sent ``text`` read
+    as ``parse_data`` (Rasa fills slots from its entities and the rules serve it)."""
+    event = UserUttered(text, parse_data=parse_data, input_channel=tracker.get_latest_input_channel())
+    event["metadata"] = metadata
     return [ActionExecuted("action_listen"), event]
 
 
@@ -437,9 +432,7 @@ async def second_request(tracker: Tracker, served: str, text: str) -> list[Event
             and name not in NOT_A_REQUEST
             and float(intent.get("confidence") or 0.0) >= SECOND_REQUEST_CONFIDENCE
         ):
-            event = UserUttered(part, parse_data=parsed, input_channel=tracker.get_latest_input_channel())
-            event["metadata"] = {"second_request_of": served}
-            return [ActionExecuted("action_listen"), event]
+            return said_next(tracker, part, parsed, {"second_request_of": served})
     return []
 
 

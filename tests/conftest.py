@@ -9,7 +9,9 @@ import socket
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
 
 from bot.run import Stack
@@ -56,6 +58,14 @@ class RunningStack:
         # Rasa's HTTP API (/conversations/..., /domain) wants ?token= on every call.
         self.rasa_token = settings.rasa_token
         self.rasa_params = {"token": settings.rasa_token}
+
+    async def model_domain(self) -> dict[str, Any]:
+        """The running model's domain, from Rasa's HTTP API."""
+        async with aiohttp.ClientSession() as http, http.get(
+            f"{self.rasa_url}/domain", headers={"Accept": "application/json"}, params=self.rasa_params
+        ) as resp:
+            assert resp.status == 200, await resp.text()
+            return dict(await resp.json())
 
 
 def wechat_env(api_base: str) -> dict[str, str]:

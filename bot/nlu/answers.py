@@ -289,13 +289,17 @@ def _best_fit(text: str, options: Sequence[tuple[str, str]]) -> str | None:
 # ---------------------------------------------------------------------------
 # a person's name typed for a payee ("收款人叫陈明", "陈明 6222...")
 
+# Who a payee is to the customer: never a name, and no part of one.
+_RELATIONS = (
+    r"表弟|表哥|表姐|表妹|堂弟|堂哥|堂姐|堂妹|老同学|同事|同学|朋友|房东|老板|师傅|"
+    r"老婆|老公|媳妇|妈妈|爸爸|儿子|女儿|哥哥|姐姐|弟弟|妹妹"
+)
 _NAME_NOISE = re.compile(
     r"收款人|收款方|户名|名字|姓名|对方|账户|帐户|账号|帐号|卡号|银行卡|他行|本行|转账|转帐|"
     r"转给|转到|打给|汇给|打到|帮我|一下|我要|我想|麻烦|请|给|转|到|叫|是|的|为|"
     r"不对|错了|应该|改成|换成|^那|那(?=[呢吧]|$)|"
     # Who the payee is to the customer ("我表弟王强"), not part of the name.
-    r"表弟|表哥|表姐|表妹|堂弟|堂哥|堂姐|堂妹|老同学|同事|同学|朋友|房东|老板|师傅|"
-    r"老婆|老公|媳妇|妈妈|爸爸|儿子|女儿|哥哥|姐姐|弟弟|妹妹|"
+    + _RELATIONS + "|"
     # 钱 only as the money ("钱给他吧"), not the surname of 钱芳.
     r"他|她|它|我|钱(?=[吧呢啊了吗转给打汇]|$)|吧|呢|啊|哦|嗯|了|和|跟|"
     r"[0-9\s，,。.!！?？:：、\-]"
@@ -311,10 +315,7 @@ _NOT_NAMES = frozenset(
 
 _UNSURE_OF_NAME = re.compile(r"不知道|不清楚|不确定|得问|问问|问一下|好像|忘了|记不得|记不清|姓[\u4e00-\u9fff]$")
 # Words that are never a person's name, however they are written.
-_NOT_NAME_WORDS = re.compile(
-    r"审核|免得|手续|转账|金额|多少|不用|不要|确认|取消|这个|那个|房东|同事|朋友|老板|师傅|"
-    r"老婆|老公|媳妇|妈妈|爸爸|儿子|女儿|哥哥|姐姐|弟弟|妹妹|表弟|表哥|表姐|表妹|卡"
-)
+_NOT_NAME_WORDS = re.compile(r"审核|免得|手续|转账|金额|多少|不用|不要|确认|取消|这个|那个|卡|" + _RELATIONS)
 
 
 def plausible_name(value: str | None) -> bool:

@@ -194,13 +194,7 @@ async def rasa_tracker(
 
 async def model_actions(stack: RunningStack) -> list[str]:
     """The actions of the running model's domain."""
-    async with aiohttp.ClientSession() as http, http.get(
-        f"{stack.rasa_url}/domain",
-        headers={"Accept": "application/json"},
-        params=stack.rasa_params,
-    ) as resp:
-        assert resp.status == 200
-        return list((await resp.json()).get("actions") or [])
+    return list((await stack.model_domain()).get("actions") or [])
 
 
 async def ask_for_a_person(

@@ -100,25 +100,12 @@ def user_events(tracker_json: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 async def domain_intents(stack: RunningStack) -> list[str]:
-    async with aiohttp.ClientSession() as http, http.get(
-        f"{stack.rasa_url}/domain",
-        headers={"Accept": "application/json"},
-        params=stack.rasa_params,
-    ) as resp:
-        assert resp.status == 200, await resp.text()
-        data = await resp.json()
+    data = await stack.model_domain()
     return [next(iter(i)) if isinstance(i, dict) else i for i in data.get("intents", [])]
 
 
 async def domain_actions(stack: RunningStack) -> list[str]:
-    async with aiohttp.ClientSession() as http, http.get(
-        f"{stack.rasa_url}/domain",
-        headers={"Accept": "application/json"},
-        params=stack.rasa_params,
-    ) as resp:
-        assert resp.status == 200, await resp.text()
-        data = await resp.json()
-    return list(data.get("actions") or [])
+    return list((await stack.model_domain()).get("actions") or [])
 
 
 @pytest.fixture
