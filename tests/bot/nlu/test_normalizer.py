@@ -128,6 +128,9 @@ def test_a_greeting_in_front_of_a_request_is_dropped_and_alone_it_stays() -> Non
     assert normalize_text("Hello，查下余额") == "查下余额"
     assert normalize_text("你好啊") == "你好啊"
     assert normalize_text("你好 在吗") == "你好 在吗"
+    # Courtesy after the greeting is no request: the greeting stays.
+    assert normalize_text("你好小助手") == "你好小助手"
+    assert normalize_text("晚上好 有人在吗") == "晚上好 有人在吗"
     # Entity offsets follow the text.
     assert normalize_with_spans("你好，给李娜转500", [(4, 6)]) == ("给李娜转500", [(1, 3)])
 
