@@ -21,6 +21,7 @@ from actions.base import (
     latest_entities,
     latest_intent,
     latest_text,
+    redirect,
     request_text,
     services,
     set_context,
@@ -31,8 +32,10 @@ from actions.products import offer_events
 from bot.formatting import card_label, format_cny, long_date, parse_amount, short_date
 from bot.nlu.answers import (
     account_digits,
+    after_correction,
     both_ways,
     confirmation,
+    correction_end,
     is_follow_up,
     is_question,
     longest_digit_run,
@@ -40,8 +43,9 @@ from bot.nlu.answers import (
     person_name,
     plausible_name,
     statement_kind,
+    statement_refinement,
 )
-from bot.nlu.time_range import parse_time_range
+from bot.nlu.time_range import parse_time_range, period_label
 from bot.services.errors import (
     BadRequest,
     InsufficientFunds,
@@ -112,6 +116,8 @@ class ActionCheckBalance(BankAction):
 
 
 STATEMENT_FILTERS = ("time_range", "txn_kind", "merchant", "card_last4")
+# "就这两笔? 一共多少": about the items just listed, so their filters stay.
+ABOUT_SHOWN = re.compile(r"这(?:几|两|三|些)?笔|一共|总共|合计|加起来|总计")
 
 
 def statement_filters(tracker: Tracker) -> dict[str, str | None]:
@@ -119,10 +125,11 @@ def statement_filters(tracker: Tracker) -> dict[str, str | None]:
     the previous statement it does not change."""
     filters = {name: slot_str(tracker, name) for name in STATEMENT_FILTERS}
     context = context_of(tracker)
+    text = latest_text(tracker)
     if (
         context.get("topic") == "statement"
         and not is_payload(tracker)
-        and is_follow_up(latest_text(tracker))
+        and (is_follow_up(text) or (len(text) <= 16 and ABOUT_SHOWN.search(text)))
     ):
         replaces_kind = filters["merchant"] or filters["txn_kind"]
         for name in STATEMENT_FILTERS:
@@ -153,12 +160,19 @@ class ActionTransactionHistory(BankAction):
             kind = statement_kind(said) or statement_kind(kind_said)
         filters["txn_kind"] = kind
         today = (await services().accounts.bank_now()).date()
-        period = parse_time_range(phrase, today) if phrase else None
-        if period is None and not is_payload(tracker) and parse_time_range(said, today):
-            # The period is in the words even when the NLU missed it ("10月星巴克花了多少").
-            phrase = said
-            period = parse_time_range(said, today)
-            filters["time_range"] = said
+        context = context_of(tracker)
+        earlier = (
+            parse_time_range(str(context["time_range"]), today)
+            if context.get("topic") == "statement" and context.get("time_range") else None
+        )
+        period = parse_time_range(phrase, today, context=earlier) if phrase else None
+        whole = None if is_payload(tracker) else parse_time_range(said, today, context=earlier)
+        from_sentence = False
+        if whole and (period is None or (whole != period and whole[0] <= period[0] and period[1] <= whole[1])):
+            # The period is in the words even when the NLU missed it or cut it short
+            # ("10月星巴克花了多少", "10月1号到7号" tagged as 10月1号).
+            phrase, period, filters["time_range"] = said, whole, said
+            from_sentence = True
         statement = await services().accounts.statement(
             token,
             account_last4=filters["card_last4"],
@@ -170,8 +184,9 @@ class ActionTransactionHistory(BankAction):
         )
         transactions, summary = statement.items, statement.summary
         spoken = re.sub(r"(?:的)?[呢吗？?。!！\s]+$", "", phrase or "")
-        when = spoken if spoken and len(spoken) <= 8 else (
-            f"{short_date(period[0])}至{short_date(period[1])}" if period else None
+        # The customer's words name the period only when they are just the period.
+        when = spoken if spoken and len(spoken) <= 6 and not from_sentence else (
+            period_label(period, today) if period else None
         )
         label = "".join(x for x in (when, f"在{merchant}" if merchant else None, kind) if x)
         # Without any filter the replies say "recent" in their own wording.
@@ -221,6 +236,21 @@ class ActionTransferMoney(BankAction):
     sensitive = True
     one_step = False
 
+    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        context = context_of(tracker)
+        text = latest_text(tracker)
+        if (
+            context.get("topic") == "statement"
+            and statement_refinement(text)
+            and not latest_entities(tracker, "amount")
+            and not is_payload(tracker)
+        ):
+            # "转账的呢" right after a statement: its transfers, not a new transfer.
+            filters = {name: context.get(name) for name in STATEMENT_FILTERS}
+            filters.update(merchant=None, txn_kind=statement_kind(text))
+            return redirect(tracker, "transaction_history", filters)
+        return await super().run(dispatcher, tracker, domain)
+
     async def perform(self, dispatcher, tracker, domain, token) -> list[EventType]:
         # Keep a payee/amount the customer already named; start a new idempotency key.
         events: list[EventType] = [
@@ -229,6 +259,13 @@ class ActionTransferMoney(BankAction):
         ]
         text = request_text(tracker, self.intent)
         account = account_digits(text) or next(iter(latest_entities(tracker, "account_number")), None)
+        corrected = after_correction(text)
+        if corrected and not account:
+            # "转五百给王芳 哦不对 是给李娜": the first payee named after the correction.
+            payees = await services().accounts.list_payees(token)
+            named = sorted((p for p in payees if p.name in corrected), key=lambda p: corrected.index(p.name))
+            if named:
+                events.append(SlotSet("payee", named[0].name))
         if account:
             events += [SlotSet("payee", str(account)), SlotSet("payee_name", _holder_name(tracker, text))]
         elif (
@@ -430,6 +467,11 @@ class ValidateTransferForm(TaskFormValidation):
         said = latest_text(tracker)
         # "是给王芳 不是李娜": every name said is a candidate, the ruled-out one is not.
         candidates = [text, *(str(v) for v in latest_entities(tracker, "payee"))]
+        corrected = after_correction(said)
+        if corrected:
+            # "转五百给王芳 哦不对 是给李娜": the first name after the correction wins.
+            named = sorted((p for p in payees if p.name in corrected), key=lambda p: corrected.index(p.name))
+            candidates = [p.name for p in named] + candidates
         match = next(
             (
                 p
@@ -480,7 +522,14 @@ class ValidateTransferForm(TaskFormValidation):
     @skip_cleared
     async def validate_amount(self, slot_value, dispatcher, tracker, domain) -> dict[str, Any]:
         # The first amount said: "是500 多打了个0", "先转五万 剩下一万明天再转".
-        said = [parse_amount(a) for a in latest_entities(tracker, "amount")]
+        entities = [
+            e for e in tracker.latest_message.get("entities") or [] if e.get("entity") == "amount"
+        ]
+        corrected = correction_end(latest_text(tracker))
+        if corrected is not None and any((e.get("start") or 0) >= corrected for e in entities):
+            # "转五百 哦不对 六百": the amount after the correction.
+            entities = [e for e in entities if (e.get("start") or 0) >= corrected]
+        said = [parse_amount(e.get("value")) for e in entities]
         said = [a for a in said if a is not None]
         value = said[0] if said else parse_amount(slot_value)
         if value is None:
@@ -567,8 +616,11 @@ class ActionExecuteTransfer(Action):
         except ServiceUnavailable:
             dispatcher.utter_message(response="utter_service_unavailable")
             return reset_transfer()
-        remembered = [SlotSet("last_payee", payee), set_context("transfer", payee=payee)]
-        if transfer.status == "held_for_review":
+        held = transfer.status == "held_for_review"
+        remembered = [SlotSet("last_payee", payee), set_context(
+            "transfer", payee=payee, amount=str(transfer.amount), held=held or None
+        )]
+        if held:
             dispatcher.utter_message(response="utter_transfer_held", transfer_id=transfer.transfer_id)
         else:
             dispatcher.utter_message(

@@ -278,9 +278,15 @@ def redirect(
     action calling another action's code could not do. Rasa fills slots from the
     entities of a user message an action returns.
     """
-    values = {k: v for k, v in (entities or {}).items() if v not in (None, "")}
+    values = {k: v for k, v in (entities or {}).items() if v not in (None, "", [])}
     text = f"/{intent}" + (json.dumps(values, ensure_ascii=False) if values else "")
-    return restate(tracker, intent, text, [{"entity": k, "value": v} for k, v in values.items()])
+    # A list (several products) is one entity per value, as the NLU would give them.
+    said = [
+        {"entity": k, "value": item}
+        for k, v in values.items()
+        for item in (v if isinstance(v, list) else [v])
+    ]
+    return restate(tracker, intent, text, said)
 
 
 def restate(

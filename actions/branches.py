@@ -115,6 +115,10 @@ def outside_queue_form(tracker: Tracker, events: list[EventType]) -> list[EventT
     return [e for e in events if not (e.get("event") == "slot" and e.get("name") in ("branch", "area"))]
 
 
+# "她在哪个网点 几点关门", "那家几点开门": the branch just talked about.
+POINTING = re.compile(r"那个网点|那个支行|这个网点|这个支行|那家|这家|那边|[她他]在哪|[她他]那")
+
+
 class ActionFindBranch(AnswerAction):
     intent = "find_branch"
 
@@ -126,10 +130,19 @@ class ActionFindBranch(AnswerAction):
         name, area = slot_str(tracker, "branch"), slot_str(tracker, "area")
         context = context_of(tracker)
         text = latest_text(tracker)
+        if (
+            (name or area)
+            and context.get("topic") in ("queue", "queue_ticket")
+            and is_follow_up(text)
+            and not HOURS.search(text)
+            and not is_payload(tracker)
+        ):
+            # "那陆家嘴呢" right after a queue: that branch's queue, not its address.
+            return redirect(tracker, "branch_queue_status", {"branch": name, "area": area})
         # "几点下班" right after a branch: that branch's hours.
         follow_up = is_follow_up(text) or bool(OPEN_NOW.search(text)) or (
             len(text) <= 10 and bool(HOURS.search(text))
-        )
+        ) or bool(POINTING.search(text))
         if not (name or area or lat is not None) and follow_up and context.get("topic") in (
             "branch",
             "queue",

@@ -35,6 +35,7 @@ from bot.nlu.answers import (
     FREEZE,
     LOST,
     UNFREEZE,
+    card_effect_question,
     card_request,
     card_type_named,
     confirmation,
@@ -87,6 +88,33 @@ async def eligible_cards(tracker: Tracker, operation: str | None) -> list[Card]:
     return [c for c in cards if c.state in ELIGIBLE_STATES[operation]]
 
 
+async def explain_state(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    operation: str | None,
+    last4: str | None = None,
+    card_type: str | None = None,
+) -> bool:
+    """A card the customer named that exists but cannot take ``operation`` (储蓄卡
+    already frozen): says its state, never "not found". False when there is no such card."""
+    cards = await services().accounts.list_cards(tracker.get_slot("auth_token"))
+    named = [
+        c for c in cards
+        if (last4 and c.last4 == last4) or (not last4 and card_type and c.card_type == card_type)
+    ]
+    if len(named) != 1 or named[0].state in ELIGIBLE_STATES[operation]:
+        return False
+    card = named[0]
+    display = card_label(card.card_type, card.last4)
+    if card.state == "lost":
+        dispatcher.utter_message(response="utter_card_already_lost", card_display=display)
+    elif card.state == "frozen":
+        dispatcher.utter_message(response="utter_card_already_frozen", card_display=display)
+    else:
+        dispatcher.utter_message(response="utter_card_state_conflict_active", card_display=display)
+    return True
+
+
 def requested_operation(tracker: Tracker, intent: str) -> str | None:
     """The operation the latest message asks for; None when it could mean a freeze or
     a permanent loss report (the form then asks). A button names it outright."""
@@ -117,13 +145,12 @@ class CardRequestAction(BankAction):
         # A stolen card: the police advice and a person on offer come before anything
         # else, verification included.
         resuming = tracker.get_slot("pending_request") == self.intent
-        if (
-            not resuming
-            and not is_step_up_fresh(tracker, await bank_time())
-            and card_request(latest_text(tracker)).stolen
-        ):
+        stolen = card_request(latest_text(tracker)).stolen
+        if not resuming and not is_step_up_fresh(tracker, await bank_time()) and stolen:
             dispatcher.utter_message(response="utter_stolen_card_advice")
-        return await super().run(dispatcher, tracker, domain)
+        events = await super().run(dispatcher, tracker, domain)
+        # A person asked for later, however it is asked, is put first in the queue.
+        return [SlotSet("urgent_reason", "stolen_card"), *events] if stolen else events
 
     async def perform(self, dispatcher, tracker, domain, token) -> list[EventType]:
         operation = requested_operation(tracker, self.intent)
@@ -147,12 +174,18 @@ class CardRequestAction(BankAction):
             set_context("card", operation=operation, stolen=stolen, every_card=every_card),
         ]
         wanted_last4 = slot_str(tracker, "card_last4")
-        wanted_type = slot_str(tracker, "account_type") or card_type_named(
-            request_text(tracker, self.intent)
+        # The words first: "是储蓄卡 不是信用卡" tags both types.
+        wanted_type = card_type_named(request_text(tracker, self.intent)) or slot_str(
+            tracker, "account_type"
         )
         chosen = [c for c in cards if c.last4 == wanted_last4] if wanted_last4 else []
         if not chosen and wanted_type:
             chosen = [c for c in cards if c.card_type == wanted_type]
+        if not chosen and (wanted_last4 or wanted_type) and await explain_state(
+            dispatcher, tracker, operation, wanted_last4, wanted_type
+        ):
+            # "储蓄卡先冻结" when it already is: its state, not another card.
+            return [*(SlotSet(s, None) for s in CARD_SLOTS), FollowupAction("action_listen")]
         if not chosen and len(cards) == 1:
             chosen = cards
         if len(chosen) == 1:
@@ -206,6 +239,13 @@ class ActionAskCardLast4(Action):
         return []
 
 
+def _other_card_type(tracker: Tracker) -> str | None:
+    """A card type named at the confirmation that is not the card being confirmed."""
+    named = card_type_named(latest_text(tracker))
+    display = str(tracker.get_slot("card_display") or "")
+    return named if named and display and named not in display else None
+
+
 class ValidateCardForm(TaskFormValidation):
     def name(self) -> str:
         return "validate_card_form"
@@ -220,6 +260,8 @@ class ValidateCardForm(TaskFormValidation):
             request = card_request(text)
             return request.last is not None and not is_side_question(tracker)
         if slot == "card_confirmed":
+            if _other_card_type(tracker):
+                return True  # "是储蓄卡啊 不是信用卡": another card, see validate_card_confirmed
             named = card_request(latest_text(tracker)).last
             if named is not None and named != tracker.get_slot("card_operation"):
                 # "好吧 那就冻结吧" at the loss report's confirmation: a change of mind
@@ -229,7 +271,11 @@ class ValidateCardForm(TaskFormValidation):
                 return False  # "挂失了钱会不会没了": answered, then asked again
             return isinstance(value, bool) or confirmation(text) is not None
         if slot == "card_last4":
+            if card_effect_question(latest_text(tracker)):
+                return False  # "信用卡冻结了账单还要还吗": answered, then the card asked again
             if latest_entities(tracker, "card_last4") or latest_entities(tracker, "account_type"):
+                return True
+            if EVERY_CARD.search(latest_text(tracker)) and not is_question(latest_text(tracker)):
                 return True
             return looks_like_card(text) and not is_side_question(tracker)
         return True
@@ -266,10 +312,24 @@ class ValidateCardForm(TaskFormValidation):
         operation = current_operation(tracker)
         cards = await eligible_cards(tracker, operation)
         card = next((c for c in cards if c.last4 == digits), None) if digits else None
+        if card is None and cards and EVERY_CARD.search(latest_text(tracker)):
+            # "两张都冻": one card after the other, the first one now.
+            card = cards[0]
+            return {
+                "card_last4": card.last4,
+                "card_display": card_label(card.card_type, card.last4),
+                "context": {**context_of(tracker), "every_card": True},
+            }
         if card is None and not digits:
-            named = slot_str(tracker, "account_type") or card_type_named(text)
+            named = card_type_named(latest_text(tracker)) or slot_str(tracker, "account_type")
             of_type = [c for c in cards if c.card_type == named] if named else []
             card = of_type[0] if len(of_type) == 1 else None
+        if card is None and await explain_state(
+            dispatcher, tracker, operation, digits or None,
+            None if digits else (card_type_named(latest_text(tracker)) or slot_str(tracker, "account_type")),
+        ):
+            # "是尾号1234那张" when it is already frozen: its state, then the choice again.
+            return {"card_last4": None}
         if card is None:
             dispatcher.utter_message(
                 response="utter_card_not_found",
@@ -286,12 +346,29 @@ class ValidateCardForm(TaskFormValidation):
         changed = tracker.slots_to_validate()
         if "card_last4" in changed or "card_operation" in changed:
             return {"card_confirmed": None}
-        named = card_request(latest_text(tracker)).last
         operation = tracker.get_slot("card_operation")
+        other_type = _other_card_type(tracker)
+        if other_type:
+            # The card at the confirmation is not the one meant: that one, if it can.
+            of_type = [c for c in await eligible_cards(tracker, operation) if c.card_type == other_type]
+            if len(of_type) == 1:
+                card = of_type[0]
+                return {
+                    "card_last4": card.last4,
+                    "card_display": card_label(card.card_type, card.last4),
+                    "card_confirmed": None,
+                }
+            if not await explain_state(dispatcher, tracker, operation, card_type=other_type):
+                dispatcher.utter_message(response=f"utter_no_card_for_{operation or LOST}")
+            return {"card_confirmed": False}  # nothing done to the card on screen
+        named = card_request(latest_text(tracker)).last
         if named is not None and named != operation:
             return await self._switch(named, dispatcher, tracker)
         if isinstance(slot_value, bool):
             return {"card_confirmed": slot_value}
+        if EVERY_CARD.search(latest_text(tracker)) and confirmation(str(slot_value)) is not False:
+            # "两张都冻上": yes to this card, and the other one next.
+            return {"card_confirmed": True, "context": {**context_of(tracker), "every_card": True}}
         return {"card_confirmed": confirmation(str(slot_value))}
 
     async def _switch(

@@ -18,7 +18,7 @@ from rasa_sdk.events import (
     SlotSet,
 )
 
-from actions.accounts import TRANSFER_SLOTS
+from actions.accounts import STATEMENT_FILTERS, TRANSFER_SLOTS
 from actions.base import (
     context_of,
     fresh_offer,
@@ -34,8 +34,8 @@ from actions.base import (
 from actions.branches import QUEUE_SLOTS
 from actions.cards import CARD_SLOTS
 from actions.products import RISK_SLOTS
-from actions.support import ActionHumanHandoff
-from bot.nlu.answers import fx_request, is_follow_up, person_name
+from actions.support import RECOVER_MONEY, ActionHumanHandoff
+from bot.nlu.answers import card_effect_question, fx_request, is_follow_up, person_name
 from bot.nlu.time_range import parse_term_days, parse_time_range
 from bot.services.errors import ServiceUnavailable, VerificationRequired
 
@@ -90,6 +90,16 @@ class ActionCancelTask(Action):
         ]
 
 
+def after_task(context: dict[str, Any]) -> str:
+    """Which task the last answer finished, for "what now" (see utter_next_after_*)."""
+    topic = str(context.get("topic") or "")
+    if topic == "card":
+        return f"card_{context.get('operation')}"
+    if topic == "transfer" and context.get("held"):
+        return "transfer_held"
+    return topic
+
+
 class ActionExplainStep(Action):
     """Inside a form, a message that did not answer the question: say why the step
     asks what it asks (the form then asks again). Outside a form: what we can do."""
@@ -100,12 +110,20 @@ class ActionExplainStep(Action):
     async def run(self, dispatcher, tracker, domain) -> list[EventType]:
         requested = tracker.get_slot("requested_slot") if tracker.active_loop.get("name") else None
         if not requested:
-            # "为什么要验证码" after the task: why verification, else what we can do.
-            why = VERIFY_WORDS.search(latest_text(tracker))
-            dispatcher.utter_message(response="utter_why_verification" if why else "utter_explain_nothing")
+            # "为什么要验证码" after the task: why verification; "那我现在要干嘛": what
+            # follows the task just done; else what we can do.
+            text = latest_text(tracker)
+            next_step = f"utter_next_after_{after_task(context_of(tracker))}"
+            if VERIFY_WORDS.search(text):
+                response = "utter_why_verification"
+            elif WHAT_NOW.search(text) and next_step in domain.get("responses", {}):
+                response = next_step
+            else:
+                response = "utter_explain_nothing"
+            dispatcher.utter_message(response=response)
             return []
         intent = latest_intent(tracker)
-        if requested.startswith("card_") and CARD_QUESTION.search(latest_text(tracker)):
+        if requested.startswith("card_") and card_effect_question(latest_text(tracker)):
             # "挂失了钱会不会没了" while a card is being chosen: what freezing and
             # reporting a card mean, then the step is asked again.
             dispatcher.utter_message(response="utter_faq/freeze_vs_loss")
@@ -150,13 +168,12 @@ TICKET_FOLLOW_UP = re.compile(r"多久|什么时候|啥时候|几天|退回|退�
 # "号不要了 取消掉": the queue number is what goes.
 TICKET_WORDS = re.compile(r"号不要|排队号|取的号|拿的号|退号|号取消|取消.{0,3}号|不排了")
 VERIFY_WORDS = re.compile(r"手机号|验证码|短信码|号码|验证")
-CARD_QUESTION = re.compile(r"(?:挂失|冻结|冻上|停卡).{0,12}(?:钱|余额|还能|会不会|能不能|影响)|(?:钱|余额).{0,8}(?:挂失|冻结)")
+WHAT_NOW = re.compile(r"现在|接下来|下一步|然后|之后|那我|我该|我要|还要|还需要")
 BILL_REPAY = re.compile(r"怎么还|如何还|还款|在哪还|哪里还|怎么交")
 QUEUE_WORDS = re.compile(r"排队|人多|几个人|等多久|要等")
 BRANCH_WORDS = re.compile(r"几点|开门|关门|营业|周末|周六|周日|地址|在哪|电话|怎么走|开着")
 FX_WORDS = re.compile(r"现钞|现汇|现金|卖出|买入|卖|买")
-# What an elliptical follow-up changes, by the entities it carries.
-STATEMENT_FILTERS = ("time_range", "txn_kind", "merchant", "card_last4")
+SAME_AGAIN = re.compile(r"也|一样|同样|照样|照着|再来|也来|也给|也转")
 
 
 class ActionFollowUp(Action):
@@ -215,6 +232,13 @@ class ActionFollowUp(Action):
                 "product_inquiry",
                 {"product": said("product"), "product_type": said("product_type"), "term": said("term")},
             )
+        payee = said("payee") or person_name(latest_text(tracker))
+        same_again = SAME_AGAIN.search(latest_text(tracker))
+        if topic == "transfer" and payee and context.get("amount") and same_again:
+            # "王芳也一样来一份": the same amount to another payee (confirmed as usual).
+            return redirect(
+                tracker, "transfer_money", {"payee": payee, "amount": amount or context["amount"]}
+            )
         if amount and topic == "transfer" and tracker.get_slot("last_payee"):
             # "李娜那1000呢" names the payee; "再来1000" means the last one.
             payee = said("payee") or person_name(latest_text(tracker)) or tracker.get_slot("last_payee")
@@ -247,10 +271,21 @@ class ActionFollowUp(Action):
                 response="utter_faq/credit_card_repayment", **await phone_numbers()
             )
             return []
+        if topic == "media":
+            # A journalist pressing for a comment after the referral: the same referral.
+            return redirect(tracker, "media_inquiry")
+        if topic == "fraud" and RECOVER_MONEY.search(text):
+            # "那三万块钱你们能帮我拦下来吗": what the bank and the police can do.
+            numbers = await phone_numbers()
+            dispatcher.utter_message(
+                response="utter_fraud_recovery", hotline=numbers.get("card_loss_hotline", "")
+            )
+            return []
         if topic in ("dispute", "complaint") and TICKET_FOLLOW_UP.search(text):
             # "大概多久能退回来" after a dispute: its number, state and reply date.
             return redirect(tracker, "ticket_status")
-        if not (is_follow_up(text) or len(text) <= 12):
+        fx_correction = topic == "fx" and len(text) <= 24 and fx_request(text).direction is not None
+        if not (is_follow_up(text) or len(text) <= 12 or fx_correction):
             return None
         if topic == "bill" and (BILL_REPAY.search(text) or "最低" in text):
             dispatcher.utter_message(
@@ -279,7 +314,7 @@ class ActionFollowUp(Action):
                     {"currency": context.get("currency"), "amount": context.get("amount")},
                 ),
             ]
-        if topic == "statement" and parse_time_range(text, date(2026, 1, 1)) is not None:
+        if topic == "statement" and parse_time_range(text, date(2100, 1, 1)) is not None:
             # "11月呢": another period, the same merchant and kind.
             filters = {name: context.get(name) for name in STATEMENT_FILTERS}
             return redirect(tracker, "transaction_history", {**filters, "time_range": text})

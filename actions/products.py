@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import (
@@ -31,6 +31,7 @@ from actions.base import (
 )
 from bot.formatting import format_cny, long_date, parse_amount, percent, term_label
 from bot.nlu.answers import SELL_FOREIGN, fx_request, is_follow_up, is_question, match_option
+from bot.nlu.currency import code_of, currencies_in
 from bot.nlu.time_range import parse_term_days
 from bot.services.errors import (
     BadRequest,
@@ -42,15 +43,6 @@ from bot.services.types import Product, RiskQuestion
 
 RISK_SLOTS = tuple(f"risk_q{i}" for i in range(1, 7))
 INVESTMENT_TYPES = ("wealth", "fund")
-CURRENCY_CODES = {
-    "人民币": "CNY", "美元": "USD", "美金": "USD", "欧元": "EUR", "港币": "HKD",
-    "港元": "HKD", "日元": "JPY", "英镑": "GBP",
-    # What customers also write: slang, old names, typos, English.
-    "美刀": "USD", "刀": "USD", "港纸": "HKD", "港幣": "HKD", "日币": "JPY", "日圆": "JPY",
-    "日幣": "JPY", "英磅": "GBP", "欧": "EUR", "歐元": "EUR", "DOLLAR": "USD", "DOLLARS": "USD",
-    "US DOLLAR": "USD", "EURO": "EUR", "EUROS": "EUR", "POUND": "GBP", "POUNDS": "GBP",
-    "YEN": "JPY", "HK DOLLAR": "HKD",
-}
 MAX_LISTED = 4
 
 
@@ -171,7 +163,10 @@ class ActionProductInquiry(AnswerAction):
             return reset
         dispatcher.utter_message(response="utter_products_intro")
         utter_products(dispatcher, products[:MAX_LISTED])
-        return [*reset, set_context("products", product_type=slot_str(tracker, "product_type"))]
+        return [*reset, set_context(
+            "products", product_type=slot_str(tracker, "product_type"),
+            products=[p.name for p in products[:MAX_LISTED]],
+        )]
 
     async def _suitability(self, dispatcher, tracker: Tracker, product: Product) -> None:
         """A bound customer asking for a product above their level is told so."""
@@ -214,6 +209,15 @@ def product_follow_up(tracker: Tracker) -> list[EventType] | None:
         is_follow_up(text) or short_question
     ):
         return redirect(tracker, "product_inquiry", {"product": context["product"]})
+    listed = context.get("products") or []
+    if (
+        context.get("topic") in ("products", "recommend")
+        and listed
+        and short_question
+        and not RATE_QUESTION.search(text)
+    ):
+        # "起购多少 能随时取吗" after a list: those products side by side (one: its details).
+        return redirect(tracker, "product_inquiry", {"product": listed})
     return None
 
 
@@ -250,7 +254,7 @@ class ActionRecommendProduct(BankAction):
         utter_products(dispatcher, list(result.products[:3]))
         if not any(p.type in INVESTMENT_TYPES for p in result.products[:3]):
             dispatcher.utter_message(response="utter_risk_disclosure")
-        return [*reset, set_context("recommend")]
+        return [*reset, set_context("recommend", products=[p.name for p in result.products[:3]])]
 
 
 class ActionRiskAssessment(BankAction):
@@ -263,11 +267,34 @@ class ActionRiskAssessment(BankAction):
         return product_follow_up(tracker) or await super().run(dispatcher, tracker, domain)
 
     async def perform(self, dispatcher, tracker, domain, token) -> list[EventType]:
-        if (tracker.active_loop or {}).get("name") == "risk_form":
+        in_form = (tracker.active_loop or {}).get("name") == "risk_form"
+        text = request_text(tracker, self.intent)
+        if LEVEL_QUESTION.search(text) and not RETAKE.search(text):
+            # "我现在是C几": the level on record, not the questionnaire again.
+            profile = await services().accounts.get_profile(token)
+            if profile.risk_level and profile.risk_assessment_valid:
+                dispatcher.utter_message(
+                    response="utter_current_risk_level",
+                    level=profile.risk_level,
+                    label=profile.risk_label or "",
+                    expires=long_date(profile.risk_expires_at) if profile.risk_expires_at else "",
+                )
+                if in_form:
+                    return []  # the question asked again; "取消" leaves it
+                return [
+                    *(SlotSet(name, None) for name in RISK_SLOTS),
+                    offer("recommend_product"),
+                    FollowupAction("action_listen"),
+                ]
+        if in_form:
             # "这个评估做完多久有效啊" in the middle of it: explained, the answers kept.
             dispatcher.utter_message(response="utter_explain_risk_question")
             return []
         return [SlotSet(name, None) for name in RISK_SLOTS]
+
+
+LEVEL_QUESTION = re.compile(r"等级是|什么等级|几级|C几|c几|哪个等级|哪一级|是什么型|什么类型|评的是|结果是")
+RETAKE = re.compile(r"重新|再做|再评|重做|更新|过期")
 
 
 _questionnaire_cache: dict[str, RiskQuestion] = {}
@@ -407,18 +434,16 @@ class ActionSubmitRiskAssessment(Action):
         return [*reset, offer("recommend_product")]
 
 
-def _currency_code(value: Any) -> str:
-    text = str(value).strip()
-    return CURRENCY_CODES.get(text, CURRENCY_CODES.get(text.upper(), text.upper()))
-
-
 def fx_wanted(tracker: Tracker) -> dict[str, Any]:
     """What the exchange question asks: foreign currency, amount (and whether it is in
     CNY), direction and spot/cash; an elliptical follow-up ("港币呢", "换成现钞呢")
     keeps what the previous exchange answer had and it does not change."""
     entities = tracker.latest_message.get("entities") or []
-    currencies = [_currency_code(e.get("value")) for e in entities if e.get("entity") == "currency"]
-    foreign = next((c for c in currencies if c != "CNY"), None)
+    tagged = [code_of(e.get("value")) for e in entities if e.get("entity") == "currency"]
+    # In the order the customer said them; names the NLU does not tag ("GBP", "软妹币")
+    # count too.
+    currencies = currencies_in(latest_text(tracker)) or tagged
+    foreign = next((c for c in [*currencies, *tagged] if c != "CNY"), None)
     amount_entity = next((e for e in entities if e.get("entity") == "amount"), None)
     amount = parse_amount(amount_entity.get("value")) if amount_entity else None
     request = fx_request(

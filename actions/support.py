@@ -8,10 +8,10 @@ import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.accounts import TRANSFER_SLOTS
+from actions.accounts import STATEMENT_FILTERS, TRANSFER_SLOTS
 from actions.base import (
     AnswerAction,
     BankAction,
@@ -24,14 +24,22 @@ from actions.base import (
     latest_text,
     offer,
     phone_numbers,
+    redirect,
     services,
     set_context,
 )
 from bot.formatting import day_and_time, format_cny, long_date
-from bot.nlu.answers import is_question
+from bot.nlu.answers import (
+    card_effect_question,
+    is_question,
+    statement_kind,
+    statement_refinement,
+)
 from bot.services.errors import NotFound, ServiceError, ServiceUnavailable
 from bot.services.types import SupportTicket
 
+# "还追得回来吗", "能帮我拦下来吗": about getting the money back.
+RECOVER_MONEY = re.compile(r"追回|追得回|追不回|拦下|拦截|拦住|要回来|拿回来|退回来|能回来|找回|止付|撤回")
 # Urgent reasons the staff console shows first (the slot urgent_reason carries them).
 URGENT_REASONS = ("fraud", "stolen_card", "disputed_transfer")
 # "转错账了", "打错卡号": a transfer to the wrong account rather than a scam.
@@ -65,6 +73,11 @@ class ActionHumanHandoff(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker, domain) -> list[EventType]:
         reason = tracker.get_slot("urgent_reason")
         reason = reason if reason in URGENT_REASONS else None
+        complaint: list[EventType] = []
+        text = latest_text(tracker)
+        if COMPLAINT_WORDS.search(text) and _substantive(HANDOFF_WORDS.sub("", text)):
+            # "排了一个半小时 我要投诉 顺便给我转人工": the complaint is recorded too.
+            complaint = await ActionSubmitComplaint().record(dispatcher, tracker, text)
         try:
             ticket = await services().support.create_ticket(
                 "handoff",
@@ -98,7 +111,11 @@ class ActionHumanHandoff(Action):
             dispatcher.utter_message(response="utter_handoff_recorded_urgent", **values)
         else:
             dispatcher.utter_message(response="utter_handoff_recorded", **values)
-        return [SlotSet("handoff_ticket_id", ticket.ticket_id), SlotSet("offer_next", None)]
+        return [*complaint, SlotSet("handoff_ticket_id", ticket.ticket_id), SlotSet("offer_next", None)]
+
+
+COMPLAINT_WORDS = re.compile(r"投诉|举报")
+HANDOFF_WORDS = re.compile(r"顺便|然后|再|并且|给我|帮我|转人工|人工客服|人工|客服|找个人|真人")
 
 
 class ActionFraudHelp(Action):
@@ -111,6 +128,12 @@ class ActionFraudHelp(Action):
     async def run(self, dispatcher, tracker, domain) -> list[EventType]:
         wrong_transfer = bool(WRONG_TRANSFER.search(latest_text(tracker)))
         numbers = await phone_numbers()
+        if context_of(tracker).get("topic") == "fraud" and RECOVER_MONEY.search(latest_text(tracker)):
+            # The advice was just given: "还追得回来吗" gets what can be done, not it again.
+            dispatcher.utter_message(
+                response="utter_fraud_recovery", hotline=numbers.get("card_loss_hotline", "")
+            )
+            return []
         dispatcher.utter_message(
             response="utter_disputed_transfer_help" if wrong_transfer else "utter_fraud_help",
             hotline=numbers.get("card_loss_hotline", ""),
@@ -118,7 +141,9 @@ class ActionFraudHelp(Action):
         reason = "disputed_transfer" if wrong_transfer else "fraud"
         # A transfer or card task under way stops here: nothing moves on a scammer's cue.
         stopped = [SlotSet(name, None) for name in (*TRANSFER_SLOTS, "card_confirmed", "pending_request")]
-        return [*stopped, SlotSet("urgent_reason", reason), offer("freeze_card")]
+        return [
+            *stopped, SlotSet("urgent_reason", reason), offer("freeze_card"), set_context("fraud")
+        ]
 
 
 async def _latest_open(tracker: Tracker, kind: str) -> SupportTicket | None:
@@ -165,16 +190,37 @@ class ActionDisputeCharge(Action):
         except ServiceUnavailable:
             dispatcher.utter_message(response="utter_service_unavailable")
             return []
+        kind = dispute_kind(text)
         dispatcher.utter_message(
-            response="utter_dispute_recorded",
+            response=f"utter_dispute_recorded_{kind}",
             ticket_id=ticket.ticket_id,
             reply_due=long_date(ticket.reply_due) if ticket.reply_due else "",
         )
+        # Money taken without the customer: the hand-off that follows is urgent.
+        urgent = {"transfer": "disputed_transfer", "unauthorised": "stolen_card"}.get(kind)
         return [
             SlotSet("dispute_ticket_id", ticket.ticket_id),
             set_context("dispute", ticket_id=ticket.ticket_id),
             offer("freeze_card"),
+            *([SlotSet("urgent_reason", urgent)] if urgent else []),
         ]
+
+
+DUPLICATE_CHARGE = re.compile(r"重复|两次|两遍|多扣|扣了两|扣两")
+UNKNOWN_TRANSFER = re.compile(r"转给|转账|转帐|转走|转出|被转|汇给|汇款")
+UNAUTHORISED = re.compile(r"盗刷|不是我|没刷过|没消费|没买过|不认识|我根本没|被刷")
+
+
+def dispute_kind(text: str) -> str:
+    """duplicate (taken twice), transfer (a transfer the customer did not make),
+    unauthorised (a charge they did not make) or other."""
+    if DUPLICATE_CHARGE.search(text):
+        return "duplicate"
+    if UNKNOWN_TRANSFER.search(text):
+        return "transfer"
+    if UNAUTHORISED.search(text):
+        return "unauthorised"
+    return "other"
 
 
 # A complaint this short names no incident ("我要投诉"): ask what happened.
@@ -194,7 +240,27 @@ class ActionPrepareComplaint(Action):
 
     async def run(self, dispatcher, tracker, domain) -> list[EventType]:
         text = latest_text(tracker).strip()
+        dispute = tracker.get_slot("dispute_ticket_id")
+        if dispute and context_of(tracker).get("topic") == "dispute" and ADDING.search(text):
+            # "订单号是JD88812345 补充一下" right after a dispute: it goes to that ticket.
+            try:
+                ticket = await services().support.add_ticket_details(
+                    dispute, channel_of(tracker), tracker.sender_id, text
+                )
+            except ServiceUnavailable:
+                dispatcher.utter_message(response="utter_service_unavailable")
+            else:
+                dispatcher.utter_message(
+                    response="utter_details_added",
+                    ticket_id=ticket.ticket_id,
+                    reply_due=long_date(ticket.reply_due) if ticket.reply_due else "",
+                )
+            return [SlotSet("complaint_text", None), FollowupAction("action_listen")]
         return [SlotSet("complaint_text", text if _substantive(text) else None)]
+
+
+# "补充下 是昨天下午三点 3号窗口": more about what was just reported.
+ADDING = re.compile(r"补充|追加|另外|还有就是|再说一下")
 
 
 class ValidateComplaintForm(TaskFormValidation):
@@ -222,32 +288,36 @@ class ActionSubmitComplaint(Action):
         reset: list[EventType] = [SlotSet("complaint_text", None)]
         if not text:
             return reset
+        return [*reset, *await self.record(dispatcher, tracker, str(text))]
+
+    async def record(self, dispatcher, tracker, text: str) -> list[EventType]:
+        """A new complaint ticket, or ``text`` added to the one this session opened."""
         support = services().support
         try:
             open_ticket = await _latest_open(tracker, "complaint")
             if open_ticket is not None:
                 ticket = await support.add_ticket_details(
-                    open_ticket.ticket_id, channel_of(tracker), tracker.sender_id, str(text)
+                    open_ticket.ticket_id, channel_of(tracker), tracker.sender_id, text
                 )
                 dispatcher.utter_message(
                     response="utter_details_added",
                     ticket_id=ticket.ticket_id,
                     reply_due=long_date(ticket.reply_due) if ticket.reply_due else "",
                 )
-                return [*reset, SlotSet("complaint_ticket_id", ticket.ticket_id)]
+                return [SlotSet("complaint_ticket_id", ticket.ticket_id)]
             ticket = await support.create_ticket(
-                "complaint", channel_of(tracker), tracker.sender_id, text=str(text)
+                "complaint", channel_of(tracker), tracker.sender_id, text=text
             )
         except ServiceUnavailable:
             dispatcher.utter_message(response="utter_service_unavailable")
-            return reset
+            return []
         dispatcher.utter_message(
             response="utter_complaint_recorded",
             ticket_id=ticket.ticket_id,
             category=ticket.category or "",
             reply_due=long_date(ticket.reply_due) if ticket.reply_due else "",
         )
-        return [*reset, SlotSet("complaint_ticket_id", ticket.ticket_id)]
+        return [SlotSet("complaint_ticket_id", ticket.ticket_id)]
 
 
 KIND_NAMES = {"complaint": "投诉", "dispute": "交易争议", "handoff": "转人工"}
@@ -271,6 +341,12 @@ class ActionTicketStatus(Action):
             return []
         # Complaints and disputes first: they are what a customer follows up.
         ranked = sorted(tickets, key=lambda t: (t.kind == "handoff", -t.created_at.timestamp()))
+        if COMPLAINT_WORDS.search(latest_text(tracker)) and not any(
+            t.kind == "complaint" for t in ranked
+        ):
+            # "投诉编号多少" with no complaint: never another ticket's number instead.
+            dispatcher.utter_message(response="utter_no_complaint_yet")
+            return []
         if not ranked:
             dispatcher.utter_message(response="utter_no_tickets")
             return []
@@ -337,7 +413,9 @@ class ActionContacts(AnswerAction):
                     address=found[0].address,
                 )
                 return []
-        codes = next((codes for pattern, codes in CONTACT_TOPICS if pattern.search(text)), DEFAULT_CONTACTS)
+        # "信用卡中心电话多少 还有挂失打哪个号": every line asked for, in order.
+        asked = [code for pattern, codes in CONTACT_TOPICS if pattern.search(text) for code in codes]
+        codes = tuple(dict.fromkeys(asked)) or DEFAULT_CONTACTS
         try:
             contacts = {c.code: c for c in await services().support.contacts()}
         except ServiceUnavailable:
@@ -377,7 +455,8 @@ class ActionPressOffice(Action):
             email=office.email or "",
             hours=office.hours,
         )
-        return []
+        # "那你就简单说两句": still the press office, however it is pressed.
+        return [set_context("media")]
 
 
 # utter_faq/<topic>: one response per FAQ topic (domain/faq.yml).
@@ -393,8 +472,18 @@ class ActionFaq(AnswerAction):
         return "action_faq"
 
     async def answer(self, dispatcher, tracker, domain) -> list[EventType]:
+        context = context_of(tracker)
+        if context.get("topic") == "statement" and statement_refinement(latest_text(tracker)):
+            # "就消费呢 不算转账还款那些" right after a statement: the same period, that kind.
+            filters = {name: context.get(name) for name in STATEMENT_FILTERS}
+            filters.update(merchant=None, txn_kind=statement_kind(latest_text(tracker)))
+            return redirect(tracker, "transaction_history", filters)
         selector = (tracker.latest_message.get("response_selector") or {}).get("faq") or {}
         response = str((selector.get("response") or {}).get("utter_action") or "")
+        if card_effect_question(latest_text(tracker)):
+            # "锁了以后工资还能打进来吗": what a stopped card still does, whatever topic
+            # the selector leaned to.
+            response = "utter_faq/freeze_vs_loss"
         if not response.startswith(FAQ_RESPONSES) or response not in domain.get("responses", {}):
             dispatcher.utter_message(response="utter_default")
             return []
@@ -426,14 +515,20 @@ class ActionRelationshipManager(BankAction):
             dispatcher.utter_message(response="utter_no_manager")
             return []
         desk = domain_text(domain, "utter_manager_desk", desk_phone=manager.phone) if manager.phone else ""
+        where = (
+            domain_text(domain, "utter_manager_branch", branch=manager.branch_name)
+            if manager.branch_name else ""
+        )
         dispatcher.utter_message(
             response="utter_manager",
             manager=manager.name,
             title=manager.title,
             phone=manager.masked_mobile,
             desk=desk,
+            where=where,
         )
-        return []
+        # "她在哪个网点 几点关门": the manager's branch is the one talked about now.
+        return [set_context("branch", branch=manager.branch_name)] if manager.branch_name else []
 
 
 # Intents that are never offered as a clarification choice.

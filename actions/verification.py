@@ -16,11 +16,12 @@ from actions.base import (
     channel_of,
     is_step_up_fresh,
     latest_entities,
+    latest_text,
     services,
     skip_cleared,
     verification_events,
 )
-from bot.nlu.answers import looks_like_code, looks_like_phone, spelled_digits
+from bot.nlu.answers import RESEND, looks_like_code, looks_like_phone, spelled_digits
 from bot.services.errors import (
     CustomerNotFound,
     OtpExpired,
@@ -32,7 +33,8 @@ from bot.services.errors import (
 
 PHONE_RE = re.compile(r"(?:\+?86)?(1[3-9]\d{9})")
 OTP_RE = re.compile(r"\d{6}")
-RESEND_RE = re.compile(r"重新发|重发|再发|没收到|没有收到|resend", re.IGNORECASE)
+# "我这个号码早就不用了 换了新号": no code can arrive; how to change the number instead.
+PHONE_CHANGED = re.compile(r"换了?(?:新)?号|号码?.{0,4}(?:不用了|停了|停机|注销)|不是这个号|新号码|换手机号")
 # Short waits are the resend interval; longer ones are a lock-out after failed tries.
 RESEND_WAIT_MAX = 120
 
@@ -58,6 +60,8 @@ class ValidateVerifyForm(TaskFormValidation):
         if slot == "phone":
             return bool(latest_entities(tracker, "phone")) or looks_like_phone(str(value))
         if slot == "otp_code":
+            if PHONE_CHANGED.search(latest_text(tracker)):
+                return False  # answered (the FAQ on changing the number), then asked again
             return bool(latest_entities(tracker, "otp_code")) or looks_like_code(str(value))
         return True
 
@@ -111,7 +115,7 @@ class ValidateVerifyForm(TaskFormValidation):
         domain: DomainDict,
     ) -> dict[str, Any]:
         text = str(slot_value or "").strip()
-        if RESEND_RE.search(tracker.latest_message.get("text") or ""):
+        if RESEND.search(tracker.latest_message.get("text") or ""):
             return {"otp_code": None, "otp_requested": False}
         match = OTP_RE.search(re.sub(r"\s", "", text)) or OTP_RE.search(
             re.sub(r"\s", "", spelled_digits(text))

@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.nlu.currency import CNY_PATTERN
 from bot.nlu.text import normalize_text
 
 _CN_DIGITS = "零〇一二三四五六七八九幺"
@@ -84,9 +85,16 @@ def card_type_named(text: str | None) -> str | None:
     """储蓄卡 / 信用卡 when the text names a card type (借记卡, 工资卡 ... too)."""
     cleaned = _clean(text).lower()
     for word, card_type in CARD_TYPES.items():
-        if word in cleaned:
-            return card_type
+        for match in re.finditer(re.escape(word), cleaned):
+            before, after = cleaned[max(0, match.start() - 3):match.start()], cleaned[match.end():]
+            # "是储蓄卡 不是信用卡", "储蓄卡没丢 不用动": a card ruled out is not the one named.
+            if not (_NOT_THIS_CARD_BEFORE.search(before) or _NOT_THIS_CARD_AFTER.match(after)):
+                return card_type
     return None
+
+
+_NOT_THIS_CARD_BEFORE = re.compile(r"(?:不是|不要|不用|别动|别|不冻|不挂)(?:那张|这张)?$")
+_NOT_THIS_CARD_AFTER = re.compile(r"卡?\s*(?:的)?(?:那张|这张)?\s*(?:没丢|没事|不用|不要|别动|还在|没问题|好好的)")
 
 
 def looks_like_card(text: str | None) -> bool:
@@ -318,10 +326,64 @@ _UNSURE_OF_NAME = re.compile(r"不知道|不清楚|不确定|得问|问问|问�
 _NOT_NAME_WORDS = re.compile(r"审核|免得|手续|转账|金额|多少|不用|不要|确认|取消|这个|那个|卡|" + _RELATIONS)
 
 
+# Common surnames (together well over nine in ten people): a name starts with one, so
+# that "不在里面" or "只看出去" is never taken for a person.
+_SURNAMES = frozenset(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡"
+    "余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯"
+    "龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章"
+    "鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉"
+    "骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦"
+    "戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄"
+    "丛仲虞敖巩明佘池查麻苑迟邝官封谈匡鞠惠荆乐冀郁胥南班储原栗燕楚鄢劳谌奚皮粟冼蔺楼"
+    "盘满闻位厉伊仝区郜海阚花权强帅屠豆朴盖练廉禹井祖漆巴丰支卿国狄平计索宣晋相初门云"
+    "容敬来扈晁芮都普阙浦戈伏鹿薄邸雍辜羊阿乌母裘亓修邰赫杭况那宿鲜印逯隆茹诸战慕危玉"
+    "银亢嵇公哈湛宾戎勾茅利於呼居揭干但尉冶斯元束檀衣信展阴昝智幸奉植衡富尧闭由钮"
+)
+_COMPOUND_SURNAMES = ("欧阳", "司马", "诸葛", "上官", "东方", "慕容", "令狐", "皇甫", "尉迟",
+                      "公孙", "长孙", "宇文", "夏侯", "端木", "独孤", "南宫", "西门", "司徒")
+
+
+def _has_surname(text: str) -> bool:
+    """Starts with a surname (after 小/老/阿, as in 小李, 老王)."""
+    if text[:2] in _COMPOUND_SURNAMES:
+        return True
+    if text[0] in "小老阿" and len(text) >= 2 and text[1] in _SURNAMES:
+        return True
+    return text[0] in _SURNAMES
+
+
 def plausible_name(value: str | None) -> bool:
     """A 2-4 character Chinese name, not a word that describes someone or something."""
     text = (value or "").strip()
-    return bool(re.fullmatch(r"[\u4e00-\u9fff·]{2,4}", text)) and text not in _NOT_NAMES and not _NOT_NAME_WORDS.search(text)
+    return (
+        bool(re.fullmatch(r"[\u4e00-\u9fff·]{2,4}", text))
+        and _has_surname(text)
+        and text not in _NOT_NAMES
+        and not _NOT_NAME_WORDS.search(text)
+    )
+
+
+_LABELLED_NAME = re.compile(
+    r"(?:户名|收款人|收款方|名字|姓名|叫)(?:是|为|叫)?[:：\s]*([\u4e00-\u9fff·]{2,4}?)(?=[\s，,。；;!！]|$)"
+)
+
+
+_SELF_CORRECTION = re.compile(r"(?:哦|噢)?不对|说错了|搞错了|打错了|错了|应该是|改成|改为|(?:哦|噢)不是?|不是不是")
+
+
+def correction_end(text: str | None) -> int | None:
+    """Where the customer's last own correction ends in ``text`` (None without one)."""
+    ends = [match.end() for match in _SELF_CORRECTION.finditer(text or "")]
+    return ends[-1] if ends else None
+
+
+def after_correction(text: str | None) -> str | None:
+    """"转五百给王芳 哦不对 是给李娜": what follows the customer's own correction, which
+    overrides what came before it (None without one)."""
+    cleaned = _clean(text)
+    end = correction_end(cleaned)
+    return cleaned[end:].strip() if end is not None else None
 
 
 def person_name(text: str | None) -> str | None:
@@ -330,6 +392,9 @@ def person_name(text: str | None) -> str | None:
     cleaned = _clean(text)
     if re.search(r"[吗么啥什怎哪谁]", cleaned) or _UNSURE_OF_NAME.search(cleaned):
         return None  # "名字我得问问 好像姓陈": no name given yet
+    labelled = _LABELLED_NAME.search(cleaned)
+    if labelled and plausible_name(labelled.group(1)):
+        return labelled.group(1)  # "户名赵敏 装修尾款": the rest of the message is not the name
     rest = _NAME_NOISE.sub("", _AMOUNT_NOISE.sub("", cleaned))
     if re.search(r"这|那个|那张|哪|某", rest) or not plausible_name(rest):
         return None  # "转到这个卡", "免得审核": no name was said
@@ -374,7 +439,20 @@ def statement_kind(value: str | None) -> str | None:
     cleaned = _clean(value)
     if not cleaned or _BOTH_WAYS.search(cleaned):
         return None
+    # "就消费 不算转账还款那些": the kinds ruled out are not the kind asked.
+    cleaned = _KINDS_RULED_OUT.sub("", cleaned)
     return next((kind for pattern, kind in _KIND_WORDS if pattern.search(cleaned)), None)
+
+
+_KINDS_RULED_OUT = re.compile(r"(?:不算|不要|不含|不包括|除了|除去|去掉|排除|不看)[^，,。；;\s]{0,12}")
+_REFINES = re.compile(r"^\s*(?:就|只|光|单|仅|那|那么)|呢\s*[?？]?\s*$|只看|只要")
+
+
+def statement_refinement(text: str | None) -> bool:
+    """"就消费呢 不算转账还款那些": a short message narrowing the statement just given to
+    one kind of item."""
+    cleaned = _clean(text)
+    return len(cleaned) <= 24 and bool(_REFINES.search(cleaned)) and statement_kind(cleaned) is not None
 
 
 # ---------------------------------------------------------------------------
@@ -384,13 +462,16 @@ BUY_FOREIGN = "buy"  # the customer pays CNY and gets foreign currency (bank sel
 SELL_FOREIGN = "sell"  # the customer gets CNY for foreign currency (bank buys)
 
 # Explicit verbs decide first ("我想买1000美元 要多少人民币" buys), then question forms.
-_SELL_VERBS = re.compile(r"卖|结汇|换回人民币|换成人民币|兑成人民币|兑换成人民币|换人民币")
+_CNY = CNY_PATTERN
+_SELL_VERBS = re.compile(r"卖|结汇|(?:换回|换成|兑成|兑换成|换)" + _CNY, re.IGNORECASE)
 _BUY_VERBS = re.compile(r"买|购汇|购买|取.{0,6}(?:现钞|现金)")
-_SELL_QUESTIONS = re.compile(r"能换多少人民币|可以换多少人民币|能兑多少|是多少人民币|合多少|折合|值多少|等于多少人民币")
+_SELL_QUESTIONS = re.compile(
+    r"(?:能换|可以换|是|等于)多少" + _CNY + r"|能兑多少|合多少|折合|值多少", re.IGNORECASE
+)
 _BUY_QUESTIONS = re.compile(r"要多少|需要多少|得多少|花多少|多少钱|用多少")
 _CASH_WORDS = re.compile(r"(?<!不是)(?<!不要)(?<!不用)(?:现钞|现金|纸币|钞票|cash)", re.IGNORECASE)
 _NOT_THIS_WAY = re.compile(r"(?:不是|不要|不想|不|别)(?:要|想)?(?:卖|买|结汇|购汇)")
-_CNY_AFTER = re.compile(r"^\s*(?:元|块|圆|人民币|rmb|cny)", re.IGNORECASE)
+_CNY_AFTER = re.compile(r"^\s*(?:元|块|圆|" + _CNY + ")", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -424,7 +505,12 @@ def fx_request(text: str | None, amount_end: int | None = None) -> FxRequest:
     return FxRequest(direction=direction, cash=cash, amount_in_cny=amount_in_cny)
 
 
-_QUESTION = re.compile(r"多久|多长时间|怎么|为什么|为啥|什么时候|几天|啥意思|什么意思|吗\s*[？?]?$|呢\s*[？?]?$|[？?]\s*$")
+_QUESTION = re.compile(
+    r"多久|多长时间|怎么|为什么|为啥|什么时候|几天|啥意思|什么意思|吗\s*[？?]?$|呢\s*[？?]?$|[？?]\s*$|"
+    # "解冻要不要手续费", "冻了还用还款不": asking by A-not-A or a final 不.
+    r"要不要|能不能|会不会|是不是|有没有|可不可以|收不收|用不用|还不还|算不算|"
+    r"(?:用|能|要|会|收|行)[^，,。\s]{0,6}不\s*[？?]?$"
+)
 
 
 def is_question(text: str | None) -> bool:
@@ -464,3 +550,21 @@ _CN_DIGIT_VALUES = str.maketrans("零〇一二三四五六七八九幺两壹贰�
 def spelled_digits(text: str | None) -> str:
     """Digits spelled in Chinese turned into Arabic ones ("一三八零零" -> "13800")."""
     return _clean(text).translate(_CN_DIGIT_VALUES)
+
+
+# ---------------------------------------------------------------------------
+# what freezing or reporting a card does to the money ("锁了以后工资还能打进来吗")
+
+_CARD_STOPPED = r"(?:挂失|冻结|冻上|冻了|冻住|锁了|锁卡|锁住|停卡|停用|止付)"
+_MONEY_EFFECT = r"(?:钱|余额|工资|打进|转进|转入|收款|到账|入账|还能|会不会|能不能|影响|扣款|自动扣|账单|还款|要还|用还)"
+_CARD_EFFECT = re.compile(
+    _CARD_STOPPED + r".{0,12}" + _MONEY_EFFECT + "|" + r"(?:钱|余额|工资).{0,8}" + _CARD_STOPPED
+)
+
+
+def card_effect_question(text: str | None) -> bool:
+    """A question about what a frozen or reported card still does (money in, money kept)."""
+    cleaned = _clean(text)
+    return is_question(cleaned) and bool(_CARD_EFFECT.search(cleaned)) or bool(
+        re.search(_CARD_STOPPED + r".{0,12}(?:还能|会不会|能不能|影响)", cleaned)
+    )

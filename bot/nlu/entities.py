@@ -25,6 +25,7 @@ from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
+from bot.nlu.currency import CODES as CURRENCY_CODES
 from bot.nlu.normalizer import source_fingerprint
 
 AMOUNT, CARD_LAST4, PHONE, OTP_CODE = "amount", "card_last4", "phone", "otp_code"
@@ -64,27 +65,8 @@ OTP_CONTEXT = [
     "otp",
     "验证号",
 ]
-CURRENCY_BEFORE = ["¥", "$", "rmb", "cny", "人民币", "usd", "美元", "港币"]
-CURRENCY_AFTER = [
-    "元",
-    "块",
-    "圆",
-    "rmb",
-    "cny",
-    "人民币",
-    "美元",
-    "美金",
-    "欧元",
-    "港币",
-    "港元",
-    "日元",
-    "英镑",
-    "刀",
-    "毛",
-    "角",
-    "usd",
-    "hkd",
-]
+CURRENCY_BEFORE = ["¥", "$", *(name for name in CURRENCY_CODES if len(name) > 1)]
+CURRENCY_AFTER = ["元", "块", "圆", "毛", "角", *CURRENCY_CODES]
 # A numeral directly followed by one of these counts something else (time, items).
 NOT_AMOUNT_AFTER = [
     "月",
@@ -511,7 +493,7 @@ class ChineseEntityExtractor(GraphComponent, EntityExtractorMixin):
     @classmethod
     def fingerprint_addon(cls, config: dict[str, Any]) -> Optional[str]:
         """Re-run downstream nodes when the rules change."""
-        return source_fingerprint([Path(__file__)])
+        return source_fingerprint([Path(__file__), Path(__file__).with_name("currency.py")])
 
     @classmethod
     def create(

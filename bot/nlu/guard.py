@@ -13,7 +13,7 @@ after DIET, before the fallback classifier decides whether the NLU was sure:
 * dispute_charge: a charge the customer did not make or that was taken twice;
 * exchange_rate: an amount of a foreign currency and what it costs or brings;
 * lost_phone: a lost or stolen phone (mobile banking at risk);
-* ask_explain: why a step wants a phone number or a code;
+* ask_explain: why a step wants a phone number or a code, and a bare "what now";
 * cancel: quitting the task at hand in so many words ("算了不转了");
 * check_balance: how much money is left, however long the message around it;
 * human_handoff: customers who cannot type or read the screen, or ask for a person.
@@ -37,6 +37,7 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
+from bot.nlu.currency import CNY_PATTERN, FOREIGN_PATTERN
 from bot.nlu.normalizer import source_fingerprint
 from bot.nlu.text import normalize_text
 
@@ -54,7 +55,7 @@ class Guard:
 
 
 _CARD_FAMILY = frozenset({"report_card_lost", "freeze_card"})
-_CURRENCY = r"(?:美元|美金|美刀|欧元|港币|港元|港纸|日元|日币|日圆|英镑|英磅|dollars?|euros?|pounds?|yen)"
+_CURRENCY = FOREIGN_PATTERN
 # A journalist asking about fraud or disputes wants the press office, not a victim's help.
 _MEDIA = r"记者|媒体|采访|报社|电视台|栏目组|新闻|官方回应|官方声明|发表声明"
 GUARDS = (
@@ -84,13 +85,20 @@ GUARDS = (
     ),
     Guard(
         "lost_phone",
-        re.compile(r"手机.{0,3}(?:丢了|丢失|被偷|被抢|偷了|抢了|不见了|掉了|找不到了)"),
+        re.compile(
+            r"手机.{0,3}(?:丢了|丢失|被偷|被抢|偷了|抢了|不见了|掉了|找不到了)|"
+            r"手机.{0,8}(?:落在|落到|落下|忘在|丢在|掉在)"
+        ),
         unless=re.compile(r"手机号|号码|换号|换了号"),
         accepts=_CARD_FAMILY | {"lost_phone", "report_fraud", "human_handoff"},
     ),
     Guard(
         "freeze_card",
-        re.compile(r"(?:卡).{0,8}(?:停|冻|锁)|(?:停|冻|锁)(?:掉|了|住|一下)?.{0,3}(?:卡)"),
+        re.compile(
+            r"(?:卡).{0,8}(?:停|冻|锁)|(?:停|冻|锁)(?:掉|了|住|一下)?.{0,3}(?:卡)|"
+            # "那还是冻一下算了 永久停用太狠了": a change of mind towards the freeze.
+            r"还是(?:先|就)?(?:冻|锁)(?:结|一下|上|住)?"
+        ),
         # A question about what freezing means stays DIET's (the FAQ answers it); a
         # request to lock a card is never an FAQ ("信用卡先帮我锁一下 不知道塞哪去了").
         unless=re.compile(
@@ -98,6 +106,20 @@ GUARDS = (
             r"区别|什么意思|啥意思|是什么|是啥|有什么不同|会不会|影响|还能不能|能不能用|以后"
         ),
         accepts=_CARD_FAMILY | {"report_fraud", "unfreeze_card"},
+    ),
+    Guard(
+        # "回来发现那个银行卡不见了 不晓得是掉了还是怎么的": a card lost, however long
+        # the story around it (the action asks freeze or 挂失).
+        "report_card_lost",
+        re.compile(
+            r"(?:卡|钱包|皮夹).{0,10}(?:丢了|丢失|不见了|找不到了|找不着了|掉了|弄丢|搞丢|没了)|"
+            r"(?:丢了|弄丢了|搞丢了|掉了).{0,4}(?:卡|钱包)"
+        ),
+        unless=re.compile(
+            r"手机|找到了|找回来了|补卡|补办|新卡|多久|费用|手续费|流程|区别|什么意思|验证码|"
+            r"不是我|盗刷|没刷|钱没了|余额|吞"
+        ),
+        accepts=_CARD_FAMILY | {"report_fraud", "human_handoff"},
     ),
     Guard(
         "dispute_charge",
@@ -115,7 +137,10 @@ GUARDS = (
         re.compile(
             r"[0-9一二两三四五六七八九十百千万]+\s*(?:块|元)?\s*" + _CURRENCY +
             r".{0,16}(?:多少|能换|换成|换回|要几|得几|合人民币|值)|"
-            r"(?:买|换|取|兑)\s*[0-9一二两三四五六七八九十百千万]+\s*" + _CURRENCY
+            r"(?:买|换|取|兑)\s*[0-9一二两三四五六七八九十百千万]+\s*" + _CURRENCY + "|"
+            # "500软妹币能换多少刀": an amount in yuan and the foreign currency wanted.
+            r"[0-9一二两三四五六七八九十百千万]+\s*(?:块钱|块|元|" + CNY_PATTERN + r")"
+            r".{0,8}(?:换|兑|买).{0,6}(?:" + _CURRENCY + r"|多少刀|几刀)"
         ),
         unless=re.compile(r"额度|限额|手续费|在哪|哪个网点|怎么办理|流程|需要什么|带什么"),
     ),
@@ -127,6 +152,33 @@ GUARDS = (
             r"(?:手机号|验证码|短信码|号码|验证身份|身份验证)"
         ),
         accepts=frozenset({"ask_explain"}),
+    ),
+    Guard(
+        # "一定要名字吗 我只知道他姓陈": what the step needs, asked, not answered.
+        "ask_explain",
+        re.compile(
+            r"(?:一定要|必须|非得|非要|得要|一定得)(?:知道|填|写|说|提供|有)?.{0,3}(?:名字|姓名|全名|户名)|"
+            r"(?:不知道|只知道|记不清|不记得|不清楚)(?:他|她|对方|人家)?(?:的)?(?:全名|名字|姓名|户名|叫什么)"
+        ),
+        accepts=frozenset({"ask_explain"}),
+    ),
+    Guard(
+        # "补充下 是昨天下午三点 3号窗口": more detail for what was just reported (the
+        # complaint, or the dispute it follows), not a new question about its words.
+        "complain",
+        re.compile(r"(?:^|[\s，,。])(?:我|再|还要){0,2}(?:补充|追加)(?!卡)"),
+        unless=re.compile(r"怎么|如何|在哪|吗\s*[?？]?\s*$"),
+        accepts=frozenset({"complain", "dispute_charge"}),
+    ),
+    Guard(
+        # "那我现在要干嘛" after a task: what follows it (a bare "what now", nothing else).
+        "ask_explain",
+        re.compile(
+            r"^(?:那|那么|好的?|嗯|哦|噢|ok)?[，,\s]*(?:那)?我?(?:现在|接下来|下一步|然后|之后)?我?还?"
+            r"(?:要|该|得|需要|应该)?(?:干嘛|干什么|做什么|做啥|干啥|怎么办|咋办|怎么弄|咋弄|咋整|怎么做)"
+            r"(?:呢|啊|呀|吗|嘞)?[?？。!！\s]*$",
+            re.IGNORECASE,
+        ),
     ),
     Guard(
         # The commonest request: a long message about queues or visits can pull DIET
@@ -150,6 +202,14 @@ GUARDS = (
         unless=re.compile(r"人工审核|人工智能|人工服务时间"),
         # The bank's phone numbers asked for: answered with the numbers.
         accepts=frozenset({"ask_hotline"}),
+    ),
+    Guard(
+        # "要五十分钟啊 有没有电话能直接打过去问": the bank's numbers, not a person now.
+        "ask_hotline",
+        re.compile(r"(?:电话|热线).{0,6}(?:打过去|打进去|直接打)|(?:打|拨)(?:哪个|什么|几号)(?:电话|号码|热线|号)"),
+        # Another question in the same message is left to DIET (an FAQ answer may hold both).
+        unless=re.compile(r"给我打|打给我|回电|回个电话|打过来|联系我|网点|支行|骗|冒充|带什么|材料|怎么办|多久"),
+        accepts=frozenset({"ask_hotline", "human_handoff"}),
     ),
     Guard(
         # "那算了 我再找找": giving up the task, unless another one follows.
@@ -276,7 +336,7 @@ class IntentGuard(GraphComponent):
     @classmethod
     def fingerprint_addon(cls, config: dict[str, Any]) -> Optional[str]:
         """Re-run downstream nodes when the wordings change."""
-        return source_fingerprint([Path(__file__)])
+        return source_fingerprint([Path(__file__), Path(__file__).with_name("currency.py")])
 
     @classmethod
     def create(

@@ -11,6 +11,8 @@ from bot.nlu.answers import (
     SELL_FOREIGN,
     UNFREEZE,
     account_digits,
+    after_correction,
+    card_effect_question,
     card_request,
     card_type_named,
     fx_request,
@@ -23,6 +25,7 @@ from bot.nlu.answers import (
     match_option,
     person_name,
     statement_kind,
+    statement_refinement,
 )
 
 
@@ -230,3 +233,56 @@ def test_card_digits_said_in_words() -> None:
     assert looks_like_card("是伍陆柒捌那张")
     assert not looks_like_card("一千二百三十四")
     assert spelled_digits("尾号伍陆柒捌").endswith("5678")
+
+
+@pytest.mark.parametrize(
+    "text, kind, narrows",
+    [
+        ("就消费呢 不算转账还款那些", "消费", True),
+        ("只看收入", "收入", True),
+        ("那转账呢", "转账", True),
+        ("除了转账 消费多少", "消费", False),
+        ("开户要带什么", None, False),
+    ],
+)
+def test_a_statement_narrowed_to_one_kind(text: str, kind: str | None, narrows: bool) -> None:
+    assert statement_kind(text) == kind
+    assert statement_refinement(text) is narrows
+
+
+@pytest.mark.parametrize(
+    "text, asks",
+    [
+        ("锁了以后工资还能打进来吗", True),
+        ("挂失了钱会不会没了", True),
+        ("冻结了还能收款吗", True),
+        ("帮我冻结", False),
+        ("挂失后怎么补卡", False),
+    ],
+)
+def test_what_a_stopped_card_still_does(text: str, asks: bool) -> None:
+    assert card_effect_question(text) is asks
+
+
+def test_yuan_named_in_slang_or_english_decides_the_way() -> None:
+    assert fx_request("1000 GBP想换成RMB", 4).direction == SELL_FOREIGN
+    assert fx_request("500软妹币能换多少刀", 3).amount_in_cny
+
+
+def test_the_customers_own_correction_overrides_what_came_before() -> None:
+    assert after_correction("转五百给王芳 哦不对 是给李娜 王芳的上周给过了").startswith("是给李娜")
+    assert after_correction("给李娜转500") is None
+
+
+@pytest.mark.parametrize(
+    "text, name",
+    [
+        ("她不在里面 卡号62284 80012 3456 7890", None),
+        ("只看转出去的", None),
+        ("转2万到6217000011112222 户名赵敏 装修尾款", "赵敏"),
+        ("欧阳娜娜", "欧阳娜娜"),
+        ("小李", "小李"),
+    ],
+)
+def test_a_name_starts_with_a_surname(text: str, name: str | None) -> None:
+    assert person_name(text) == name
