@@ -15,7 +15,7 @@ PYTHON310 := $(shell for c in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: help venv node browser-deps train seed run test test-unit validate test-nlu bench bench-wechat bench-activation bench-console bench-train lint clean wechat-menu
+.PHONY: help venv node browser-deps train seed run test test-unit validate test-nlu bench bench-wechat bench-activation bench-console bench-train bench-nlu lint clean wechat-menu
 
 help:
 	@echo "make run    - install, train if needed, seed the sandbox bank, start every process"
@@ -26,6 +26,7 @@ help:
 	@echo "make bench-wechat - 50 simulated WeChat users at once (fake WeChat API, loopback)"
 	@echo "make bench-activation - conversations while a model version is activated (< 2 s max)"
 	@echo "make bench-console - console list/search latency with 100k conversations (< 300 ms median)"
+	@echo "make bench-nlu - the NLU recipe on BANKING77 and CLINC150 vs published figures (~1.5 h; not in bench)"
 	@echo "make lint   - ruff and mypy"
 
 $(VENV)/.stamp: requirements.lock pyproject.toml
@@ -121,6 +122,10 @@ bench-console: venv
 # duplicate or lost answer. BENCH_ARGS="--users 20 --messages 6" to vary it.
 bench-wechat: venv train
 	$(PY) benchmarks/wechat_load.py --model $(MODEL) $(BENCH_ARGS)
+
+# config.yml's NLU recipe on BANKING77 and CLINC150 beside published figures, about 1.5 h on 2 cores; BENCH_ARGS="--quick" is a smoke run.
+bench-nlu: venv
+	$(PY) benchmarks/nlu_public.py $(BENCH_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check bot actions tests benchmarks
