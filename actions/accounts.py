@@ -34,6 +34,7 @@ from bot.nlu.answers import (
     account_digits,
     after_correction,
     both_ways,
+    card_type_named,
     confirmation,
     correction_end,
     is_follow_up,
@@ -116,6 +117,7 @@ class ActionCheckBalance(BankAction):
 
 
 STATEMENT_FILTERS = ("time_range", "txn_kind", "merchant", "card_last4")
+REPAYMENT = re.compile(r"还信用卡|还款|还了|还钱")
 # "就这两笔? 一共多少": about the items just listed, so their filters stay.
 ABOUT_SHOWN = re.compile(r"这(?:几|两|三|些)?笔|一共|总共|合计|加起来|总计")
 
@@ -173,6 +175,16 @@ class ActionTransactionHistory(BankAction):
             # ("10月星巴克花了多少", "10月1号到7号" tagged as 10月1号).
             phrase, period, filters["time_range"] = said, whole, said
             from_sentence = True
+        if not filters["card_last4"] and not is_payload(tracker):
+            # "这个月信用卡刷了哪些": the statement of the card of that type.
+            tagged = latest_entities(tracker, "account_type")
+            wanted = card_type_named(said) or (str(tagged[0]) if tagged else None)
+            # "上个月还信用卡还了多少": repayments go out of the savings card.
+            if wanted and not (wanted == "信用卡" and REPAYMENT.search(said)):
+                cards = await services().accounts.list_cards(token)
+                of_type = [c for c in cards if c.card_type == wanted]
+                if len(of_type) == 1:
+                    filters["card_last4"] = of_type[0].last4
         statement = await services().accounts.statement(
             token,
             account_last4=filters["card_last4"],

@@ -30,7 +30,7 @@ from actions.base import (
 )
 from actions.support import ActionHumanHandoff
 from bot.formatting import clock_time, day_and_time
-from bot.nlu.answers import is_follow_up
+from bot.nlu.answers import is_follow_up, is_question
 from bot.services.errors import (
     ActiveTicketExists,
     BranchClosed,
@@ -396,6 +396,8 @@ class ValidateQueueForm(TaskFormValidation):
     async def is_answer(self, slot: str, value: Any, tracker: Tracker) -> bool:
         text = str(value or "")
         if slot == "branch":
+            if latest_intent(tracker) == "branch_queue_status" and is_question(latest_text(tracker)):
+                return False  # "静安寺排队的人多不多": its queue first, the choice stays open
             if latest_entities(tracker, "branch") or latest_entities(tracker, "area"):
                 return True
             if is_side_question(tracker):

@@ -186,8 +186,8 @@ class CardRequestAction(BankAction):
         ):
             # "储蓄卡先冻结" when it already is: its state, not another card.
             return [*(SlotSet(s, None) for s in CARD_SLOTS), FollowupAction("action_listen")]
-        if not chosen and len(cards) == 1:
-            chosen = cards
+        if not chosen and (len(cards) == 1 or every_card):
+            chosen = cards[:1]  # "两张卡都冻上": one after the other, the first now
         if len(chosen) == 1:
             card = chosen[0]
             events += [

@@ -35,7 +35,14 @@ from actions.branches import QUEUE_SLOTS
 from actions.cards import CARD_SLOTS
 from actions.products import RISK_SLOTS
 from actions.support import RECOVER_MONEY, ActionHumanHandoff
-from bot.nlu.answers import card_effect_question, fx_request, is_follow_up, person_name
+from bot.nlu.answers import (
+    accepts_offer,
+    card_effect_question,
+    fx_request,
+    is_follow_up,
+    person_name,
+    statement_kind,
+)
 from bot.nlu.time_range import parse_term_days, parse_time_range
 from bot.services.errors import ServiceUnavailable, VerificationRequired
 
@@ -173,6 +180,8 @@ BILL_REPAY = re.compile(r"怎么还|如何还|还款|在哪还|哪里还|怎么�
 QUEUE_WORDS = re.compile(r"排队|人多|几个人|等多久|要等")
 BRANCH_WORDS = re.compile(r"几点|开门|关门|营业|周末|周六|周日|地址|在哪|电话|怎么走|开着")
 FX_WORDS = re.compile(r"现钞|现汇|现金|卖出|买入|卖|买")
+# What is left of "那淘宝呢" once the follow-up words go: the thing asked about.
+BARE_FOLLOW_UP = re.compile(r"^(?:那|那么|还有|再看看|再查查|再|也)|(?:的)?(?:呢|吗)?[?？。!！\s]*$|\s")
 SAME_AGAIN = re.compile(r"也|一样|同样|照样|照着|再来|也来|也给|也转")
 
 
@@ -187,6 +196,13 @@ class ActionFollowUp(Action):
     async def run(self, dispatcher, tracker, domain) -> list[EventType]:
         context = context_of(tracker)
         topic = context.get("topic")
+        pending = fresh_offer(tracker)
+        if pending is not None and accepts_offer(latest_text(tracker)):
+            # "要", "嗯 也解了吧" to "还要解冻信用卡吗": yes to what was just offered.
+            return [
+                SlotSet("offer_next", None),
+                *redirect(tracker, str(pending["intent"]), pending.get("entities") or {}),
+            ]
 
         def said(entity: str) -> str | None:
             values = latest_entities(tracker, entity)
@@ -200,6 +216,15 @@ class ActionFollowUp(Action):
                 tracker.latest_message.get("entities") or [],
             )
         changed = {name: said(name) for name in STATEMENT_FILTERS if said(name)}
+        text = latest_text(tracker)
+        if topic == "statement" and "time_range" not in changed and (
+            parse_time_range(text, date(2100, 1, 1)) is not None
+        ):
+            changed["time_range"] = text  # "京东只看10月份的": the month is in the words
+        if topic == "statement" and not changed and is_follow_up(text):
+            bare = BARE_FOLLOW_UP.sub("", text)
+            if 2 <= len(bare) <= 6 and statement_kind(bare) is None:
+                changed["merchant"] = bare  # "那淘宝呢": another merchant the NLU did not tag
         if topic == "statement" and said("payee") and "merchant" not in changed:
             # "转给李娜的呢": her transfers, the same period.
             changed.update(merchant=said("payee"), txn_kind="转出")

@@ -30,7 +30,14 @@ from actions.base import (
     slot_str,
 )
 from bot.formatting import format_cny, long_date, parse_amount, percent, term_label
-from bot.nlu.answers import SELL_FOREIGN, fx_request, is_follow_up, is_question, match_option
+from bot.nlu.answers import (
+    SELL_FOREIGN,
+    correction_end,
+    fx_request,
+    is_follow_up,
+    is_question,
+    match_option,
+)
 from bot.nlu.currency import code_of, currencies_in
 from bot.nlu.time_range import parse_term_days
 from bot.services.errors import (
@@ -228,6 +235,10 @@ class ActionRecommendProduct(BankAction):
     one_step = False
 
     async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        named = latest_entities(tracker, "product")
+        if named and not is_payload(tracker) and not SUITS_ME.search(latest_text(tracker)):
+            # "我想买科技创新股票基金": that product (and whether it suits), not a list.
+            return redirect(tracker, "product_inquiry", {"product": [str(v) for v in named]})
         return product_follow_up(tracker) or await super().run(dispatcher, tracker, domain)
 
     async def perform(self, dispatcher, tracker, domain, token) -> list[EventType]:
@@ -293,6 +304,8 @@ class ActionRiskAssessment(BankAction):
         return [SlotSet(name, None) for name in RISK_SLOTS]
 
 
+# "科技基金适合我吗": the customer's level is needed (verification), not just the product.
+SUITS_ME = re.compile(r"适合我|适不适合|能不能买|我能买|可以买吗|买得了")
 LEVEL_QUESTION = re.compile(r"等级是|什么等级|几级|C几|c几|哪个等级|哪一级|是什么型|什么类型|评的是|结果是")
 RETAKE = re.compile(r"重新|再做|再评|重做|更新|过期")
 
@@ -460,7 +473,9 @@ def fx_wanted(tracker: Tracker) -> dict[str, Any]:
     text = latest_text(tracker)
     # "不是卖 是买欧元": a short correction of the answer just given is a follow-up too.
     follow_up = is_payload(tracker) or is_follow_up(text) or (
-        len(text) <= 14 and not amount and request.direction is not None
+        (len(text) <= 14 or correction_end(text) is not None)
+        and not amount
+        and request.direction is not None
     )
     if context.get("topic") == "fx" and follow_up:
         for key in ("currency", "amount", "direction", "cash"):

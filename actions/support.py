@@ -43,7 +43,7 @@ RECOVER_MONEY = re.compile(r"追回|追得回|追不回|拦下|拦截|拦住|要
 # Urgent reasons the staff console shows first (the slot urgent_reason carries them).
 URGENT_REASONS = ("fraud", "stolen_card", "disputed_transfer")
 # "转错账了", "打错卡号": a transfer to the wrong account rather than a scam.
-WRONG_TRANSFER = re.compile(r"转错|打错|汇错|输错|转给了别人|错转")
+WRONG_TRANSFER = re.compile(r"转错|打错|汇错|输错|填错|写错|转给了别人|错转")
 
 
 def _summary(tracker: Tracker) -> str:
@@ -115,6 +115,7 @@ class ActionHumanHandoff(Action):
 
 
 COMPLAINT_WORDS = re.compile(r"投诉|举报")
+TICKET_ID = re.compile(r"(?<![A-Za-z])[CDHcdh]\d{8}-\d{3,4}")
 HANDOFF_WORDS = re.compile(r"顺便|然后|再|并且|给我|帮我|转人工|人工客服|人工|客服|找个人|真人")
 
 
@@ -341,6 +342,14 @@ class ActionTicketStatus(Action):
             return []
         # Complaints and disputes first: they are what a customer follows up.
         ranked = sorted(tickets, key=lambda t: (t.kind == "handoff", -t.created_at.timestamp()))
+        named = TICKET_ID.search(latest_text(tracker))
+        if named:
+            # "我上次的编号是C20261110-0005": that ticket, or say it cannot be found here.
+            ticket_id = named.group(0).upper()
+            ranked = [t for t in ranked if t.ticket_id == ticket_id]
+            if not ranked:
+                dispatcher.utter_message(response="utter_ticket_not_found", ticket_id=ticket_id)
+                return [offer("human_handoff")]
         if COMPLAINT_WORDS.search(latest_text(tracker)) and not any(
             t.kind == "complaint" for t in ranked
         ):

@@ -17,6 +17,7 @@ from actions.base import (
     is_step_up_fresh,
     latest_entities,
     latest_text,
+    phone_numbers,
     services,
     skip_cleared,
     verification_events,
@@ -48,6 +49,13 @@ def _locked(dispatcher: CollectingDispatcher, exc: OtpLocked) -> dict[str, Any]:
     return {"verify_locked": True, "pending_request": None}
 
 
+async def _phone_changed(dispatcher: CollectingDispatcher, slot: str) -> dict[str, Any]:
+    """The reserved number is no longer the customer's: how to change it (no code can
+    reach them); the step is asked again for those who still have the old one."""
+    dispatcher.utter_message(response="utter_faq/change_phone_number", **await phone_numbers())
+    return {slot: None}
+
+
 class ValidateVerifyForm(TaskFormValidation):
     """verify_form: phone (only when not bound yet), then the one-time code."""
 
@@ -57,11 +65,11 @@ class ValidateVerifyForm(TaskFormValidation):
     async def is_answer(self, slot: str, value: Any, tracker: Tracker) -> bool:
         """Digits (or asking for a new code); "我忘了密码咋办" at the phone step is a
         question, not a malformed phone number."""
+        if PHONE_CHANGED.search(latest_text(tracker)):
+            return True  # "手机号换了 咋整": answered by the validation, then asked again
         if slot == "phone":
             return bool(latest_entities(tracker, "phone")) or looks_like_phone(str(value))
         if slot == "otp_code":
-            if PHONE_CHANGED.search(latest_text(tracker)):
-                return False  # answered (the FAQ on changing the number), then asked again
             return bool(latest_entities(tracker, "otp_code")) or looks_like_code(str(value))
         return True
 
@@ -87,6 +95,8 @@ class ValidateVerifyForm(TaskFormValidation):
         tracker: Tracker,
         domain: DomainDict,
     ) -> dict[str, Any]:
+        if PHONE_CHANGED.search(latest_text(tracker)):
+            return await _phone_changed(dispatcher, "phone")
         match = PHONE_RE.fullmatch(re.sub(r"[\s-]", "", str(slot_value or ""))) or PHONE_RE.search(
             re.sub(r"[\s-]", "", spelled_digits(str(slot_value or "")))
         )
@@ -115,6 +125,8 @@ class ValidateVerifyForm(TaskFormValidation):
         domain: DomainDict,
     ) -> dict[str, Any]:
         text = str(slot_value or "").strip()
+        if PHONE_CHANGED.search(latest_text(tracker)):
+            return await _phone_changed(dispatcher, "otp_code")
         if RESEND.search(tracker.latest_message.get("text") or ""):
             return {"otp_code": None, "otp_requested": False}
         match = OTP_RE.search(re.sub(r"\s", "", text)) or OTP_RE.search(

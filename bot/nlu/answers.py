@@ -18,7 +18,10 @@ from bot.nlu.text import normalize_text
 _CN_DIGITS = "零〇一二三四五六七八九幺"
 _DIGIT_RUN = re.compile(rf"[0-9{_CN_DIGITS}]")
 _SEPARATORS = re.compile(r"(?<=[0-9" + _CN_DIGITS + r"])[\s\-－—_.]+(?=[0-9" + _CN_DIGITS + r"])")
-RESEND = re.compile(r"重新发|重发|再发|没收到|没有收到|收不到|resend", re.IGNORECASE)
+RESEND = re.compile(
+    r"重新发|重发|再发|没收到|没有收到|收不到|(?:短信|验证码|码).{0,4}(?:没来|没到|还没来|还没到|一直没)|resend",
+    re.IGNORECASE,
+)
 
 
 def _clean(text: str | None) -> str:
@@ -386,15 +389,22 @@ def after_correction(text: str | None) -> str | None:
     return cleaned[end:].strip() if end is not None else None
 
 
+_RELATION_NAME = re.compile(
+    r"(?:" + _RELATIONS + r")(?:叫|是)?([\u4e00-\u9fff·]{2,4}?)(?=的|转|打|汇|[\s，,。；;!！0-9]|$)"
+)
+
+
 def person_name(text: str | None) -> str | None:
     """A 2-4 character Chinese name left once amounts, account numbers and the words
     around them are taken out, else None."""
     cleaned = _clean(text)
     if re.search(r"[吗么啥什怎哪谁]", cleaned) or _UNSURE_OF_NAME.search(cleaned):
         return None  # "名字我得问问 好像姓陈": no name given yet
-    labelled = _LABELLED_NAME.search(cleaned)
-    if labelled and plausible_name(labelled.group(1)):
-        return labelled.group(1)  # "户名赵敏 装修尾款": the rest of the message is not the name
+    for pattern in (_LABELLED_NAME, _RELATION_NAME):
+        labelled = pattern.search(cleaned)
+        if labelled and plausible_name(labelled.group(1)):
+            # "户名赵敏 装修尾款", "是我朋友刘洋的": the rest of the message is not the name.
+            return labelled.group(1)
     rest = _NAME_NOISE.sub("", _AMOUNT_NOISE.sub("", cleaned))
     if re.search(r"这|那个|那张|哪|某", rest) or not plausible_name(rest):
         return None  # "转到这个卡", "免得审核": no name was said
@@ -463,7 +473,9 @@ SELL_FOREIGN = "sell"  # the customer gets CNY for foreign currency (bank buys)
 
 # Explicit verbs decide first ("我想买1000美元 要多少人民币" buys), then question forms.
 _CNY = CNY_PATTERN
-_SELL_VERBS = re.compile(r"卖|结汇|(?:换回|换成|兑成|兑换成|换)" + _CNY, re.IGNORECASE)
+_SELL_VERBS = re.compile(
+    r"卖|结汇|(?:换回|换成|兑成|兑换成|换)" + _CNY + r"|换回来|换回去|兑回来|换回国内", re.IGNORECASE
+)
 _BUY_VERBS = re.compile(r"买|购汇|购买|取.{0,6}(?:现钞|现金)")
 _SELL_QUESTIONS = re.compile(
     r"(?:能换|可以换|是|等于)多少" + _CNY + r"|能兑多少|合多少|折合|值多少", re.IGNORECASE
@@ -508,7 +520,8 @@ def fx_request(text: str | None, amount_end: int | None = None) -> FxRequest:
 _QUESTION = re.compile(
     r"多久|多长时间|怎么|为什么|为啥|什么时候|几天|啥意思|什么意思|吗\s*[？?]?$|呢\s*[？?]?$|[？?]\s*$|"
     # "解冻要不要手续费", "冻了还用还款不": asking by A-not-A or a final 不.
-    r"要不要|能不能|会不会|是不是|有没有|可不可以|收不收|用不用|还不还|算不算|"
+    r"要不要|能不能|会不会|是不是|有没有|可不可以|收不收|用不用|还不还|算不算|多不多|远不远|快不快|"
+    r"久不久|行不行|来不来得及|来得及吗|"
     r"(?:用|能|要|会|收|行)[^，,。\s]{0,6}不\s*[？?]?$"
 )
 
@@ -529,6 +542,17 @@ _YES = re.compile(
 _BARE_YES = re.compile(
     r"^\s*(?:是|好|对|嗯+|恩|确|行|冻|挂|解|冻吧|挂吧|yes|y)(?:[\s,，。！!.~～]|的|啊|吧|呀|嘞|谢谢|$)", re.I
 )
+
+
+def accepts_offer(text: str | None) -> bool:
+    """A short yes to a question the bot just asked ("要", "嗯 也解了吧"), never a no."""
+    cleaned = _clean(text)
+    if not cleaned or len(cleaned) > 10 or _NO.search(cleaned) or is_question(cleaned):
+        return False
+    return confirmation(cleaned) is True or bool(
+        re.fullmatch(r"(?:嗯+|恩|好的?|行|对)?[\s,，]*(?:要|需要|也要|都要)(?:的|吧|啊)?[\s。!！]*", cleaned)
+        or re.fullmatch(r"(?:嗯+|恩|好的?|行)?[\s,，]*(?:也|都|一起)[\u4e00-\u9fff]{1,3}(?:吧|呗)[\s。!！]*", cleaned)
+    )
 
 
 def confirmation(text: str | None) -> bool | None:

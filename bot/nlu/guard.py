@@ -60,6 +60,24 @@ _CURRENCY = FOREIGN_PATTERN
 _MEDIA = r"记者|媒体|采访|报社|电视台|栏目组|新闻|官方回应|官方声明|发表声明"
 GUARDS = (
     Guard(
+        # "我这边是第一财经的 想就你们最近关网点的事做个采访": the press office.
+        "media_inquiry",
+        re.compile(r"采访|记者|报社|电视台|栏目组|媒体的?(?:人|朋友)?|官方回应|官方声明|发表声明"),
+        unless=re.compile(r"冒充|假(?:的)?记者|是不是记者|我被骗|骗了我"),
+        accepts=frozenset({"media_inquiry"}),
+    ),
+    Guard(
+        # "我咋知道你是不是真的银行 万一是骗子呢": doubting this chat, not a fraud victim.
+        "ask_explain",
+        re.compile(
+            r"(?:你|你们|这|这个)(?:到底)?(?:是不是|是否|真的是|确定是)(?:真的|正规|官方)?(?:银行|客服|官方)|"
+            r"万一(?:你|你们|这)?(?:是)?骗子|(?:你|你们)(?:是不是|不会是|该不会是)骗子|"
+            r"怎么(?:知道|证明|确定).{0,8}(?:真的|银行|官方|不是骗)"
+        ),
+        unless=re.compile(r"被骗了|骗走|转了|给了|已经"),
+        accepts=frozenset({"ask_explain"}),
+    ),
+    Guard(
         "report_fraud",
         re.compile(
             r"被骗|被诈骗|遇到诈骗|遭遇诈骗|上当受骗|骗子|被人骗|骗了我|骗走|刷单被|杀猪盘|"
@@ -68,11 +86,14 @@ GUARDS = (
             r"(?:发给|告诉|给)(?:他|她|对方|别人|陌生人).{0,6}验证码|"
             r"验证码.{0,6}(?:发给|给|告诉)(?:他|她|对方|别人)|"
             r"(?:问我要|找我要|向我要|跟我要|索要|让我(?:说|报|发|念|告诉)).{0,8}(?:验证码|密码)|"
-            r"(?:没|没有)(?:转过|操作过|动过).{0,12}(?:转走|扣了|少了|没了)|盗刷"
+            r"(?:没|没有)(?:转过|操作过|动过).{0,12}(?:转走|扣了|少了|没了)|"
+            # A transfer to the wrong account: the same urgent path (disputed transfer).
+            r"转错|汇错|错转|(?:账号|卡号|号码)(?:输|打|填|写)错|(?:输|打|填|写)错了?.{0,4}(?:账号|卡号|一位|数字)"
         ),
         unless=re.compile(
             r"怎么防|如何防|防止|防范|预防|识别|分辨|怎么判断|常见.{0,4}骗|"
-            r"是不是骗|不会是骗|是骗子吗|骗子吧|怕被骗|担心被骗|会不会被骗|不是.{0,4}骗子|" + _MEDIA
+            r"是不是骗|不会是骗|是骗子吗|骗子吧|怕被骗|担心被骗|会不会被骗|不是.{0,4}骗子|"
+            r"没被骗|没有被骗|不是被骗|没上当|不是诈骗|" + _MEDIA
         ),
     ),
     Guard(
@@ -124,7 +145,7 @@ GUARDS = (
     Guard(
         "dispute_charge",
         re.compile(
-            r"没刷过|不是我刷|不是我消费|没消费过|(?:没买过|不是我买).{0,10}(?:扣|刷|钱|账)|"
+            r"没刷过|不是我刷|不是我消费|没消费过|(?:没买过|不是我买).{0,10}(?:扣|刷|钱|账)|被盗刷|盗刷的|"
             r"重复扣|扣了两次|扣两次|扣了两遍|多扣了|被扣了两|"
             r"不是我买的|我没买过|不是我消费的|不是我花的|不认识的(?:钱|扣款|消费|交易)|不认识这笔|"
             r"(?:扣款|交易|这笔|消费).{0,8}(?:异议|申诉)|(?:异议|申诉).{0,8}(?:扣款|交易|这笔|消费)"
@@ -171,6 +192,28 @@ GUARDS = (
         accepts=frozenset({"complain", "dispute_charge"}),
     ),
     Guard(
+        # "我上礼拜投诉的事到现在都没人联系我", "编号C20261110-0005 帮我查下进度": a
+        # follow-up of a ticket, not a new complaint.
+        "ticket_status",
+        re.compile(
+            r"(?:投诉|争议|申诉|反映)的?(?:事|那个|那件事)?.{0,12}"
+            r"(?:没人联系|没人理|没回复|没有回复|没消息|没动静|进度|怎么样了|到哪了|处理了没|有结果)|"
+            r"(?<![A-Za-z])[CDHcdh]\d{8}-\d{3,4}"
+        ),
+        unless=re.compile(r"我要投诉|投诉你们|再投诉"),
+        accepts=frozenset({"ticket_status"}),
+    ),
+    Guard(
+        # "给李娜转个两百五 转完告诉我还剩多少": a transfer asked for, whatever follows.
+        "transfer_money",
+        re.compile(
+            r"^(?:帮我|麻烦|请)?(?:给|转给)[\u4e00-\u9fff]{2,3}(?:转|打|汇)个?\s*"
+            r"[0-9一二两三四五六七八九十百千万]+"
+        ),
+        unless=re.compile(r"了|过|被|骗|错|吗|没到|到没|多久|怎么|为什么|限额|手续费"),
+        accepts=frozenset({"transfer_money"}),
+    ),
+    Guard(
         # "那我现在要干嘛" after a task: what follows it (a bare "what now", nothing else).
         "ask_explain",
         re.compile(
@@ -195,7 +238,7 @@ GUARDS = (
         "human_handoff",
         re.compile(
             r"不会打字|打不了字|字打不|打字(?:太慢|不方便|不会)|看不清|眼睛不好|眼神不好|"
-            r"(?:找|叫|换)(?:个)?(?:真人|人工|工作人员|客服)|转人工|人工客服|"
+            r"(?:找|叫|换)(?:个)?(?:真人|人工|工作人员|客服)|转(?:个|一下)?人工|人工客服|"
             r"(?:让|叫)(?:人|客服|工作人员).{0,4}(?:打电话|联系我)|跟人工|和人工|找人帮|找个人|"
             r"不会弄|弄不来|不会用这个|搞不懂这个"
         ),
@@ -215,8 +258,18 @@ GUARDS = (
         # "那算了 我再找找": giving up the task, unless another one follows.
         "cancel",
         re.compile(r"^(?:那|哦|唉|哎|嗯)?[\s,，]*算了(?:吧|啊)?(?:[\s,，。!！]|$)"),
-        unless=re.compile(r"冻|挂失|转|查|换|取号|帮我|还是|改|给|人工|客服|[吗么]"),
+        # "那算了 这题c", "算了 13800138000": an answer follows, not giving up.
+        unless=re.compile(
+            r"冻|挂失|转|查|换|取号|帮我|还是|改|给|人工|客服|[吗么]|\d{3,}|这题|选|[a-eA-E]\s*$"
+        ),
         accepts=frozenset({"cancel", "goodbye", "deny"}),
+    ),
+    Guard(
+        # "那先取消吧 到时候再取": the task (or the queue number) goes, never a goodbye.
+        "cancel",
+        re.compile(r"^(?:那|哦|嗯|好)?[\s,，]*(?:先|就)?取消(?:掉|了)?(?:吧|啊)?(?:[\s,，。!！]|$)"),
+        unless=re.compile(r"[吗么]|怎么|能不能|可以|\d{3,}"),
+        accepts=frozenset({"cancel", "cancel_queue_ticket"}),
     ),
     Guard(
         # Quitting the task at hand ("不用了 我今天不去了", "算了不转了").
@@ -315,10 +368,15 @@ def guarded_intent(text: str, predicted: Optional[str]) -> Optional[str]:
     if predicted == "cancel" and _QUESTION.search(cleaned) and not _SAYS_CANCEL.search(cleaned):
         # "挂失了钱会不会没了" is a question, never a cancel (the step asked explains).
         return NOT_UNDERSTOOD
+    if predicted == "cancel" and _ANSWER_AFTER.search(cleaned):
+        # "那算了 这题c", "算了 13800138000": a change of mind about the answer, which
+        # the step takes.
+        return "inform"
     return None
 
 
 _QUESTION = re.compile(r"[吗么嘛?？]|会不会|能不能|可不可以|是不是|怎么|为什么|为啥|多少|几")
+_ANSWER_AFTER = re.compile(r"(?:算了|不对)[\s,，]*(?:这题|选|是)?\s*(?:\d{3,}|[a-eA-E])\s*$|\d{6,}")
 _SAYS_CANCEL = re.compile(r"取消|不办了|不要了|不用了|算了|不弄了|退出")
 
 
