@@ -37,6 +37,7 @@ from bot.nlu.answers import (
     card_type_named,
     confirmation,
     correction_end,
+    firm_confirmation,
     is_follow_up,
     is_question,
     longest_digit_run,
@@ -562,15 +563,21 @@ class ValidateTransferForm(TaskFormValidation):
         if "amount" in changed or "payee" in changed or "payee_name" in changed:
             # A correction ("不对，是五千") re-asks with the new details.
             return {"transfer_confirmed": None}
-        if slot_value is True:
-            return {"transfer_confirmed": True}
         text = latest_text(tracker)
+        if slot_value is True and (is_payload(tracker) or firm_confirmation(text)):
+            return {"transfer_confirmed": True}
         if latest_entities(tracker, "amount") and confirmation(text) is not True:
             # "那改成九千 免得审核": the amount corrected, the confirmation asked again.
             first = str(latest_entities(tracker, "amount")[0])
             result = await self.validate_amount(first, dispatcher, tracker, domain)
             return {**result, "transfer_confirmed": None}
-        said = False if slot_value is False else confirmation(str(slot_value))
+        said = False if slot_value is False else (
+            True if slot_value is True else confirmation(str(slot_value))
+        )
+        if said is True and not is_payload(tracker) and not firm_confirmation(text):
+            # Money moves on a yes that commits, never on "哦 那就行".
+            dispatcher.utter_message(response="utter_explain_transfer_confirmed")
+            return {"transfer_confirmed": None}
         name = person_name(text) if said is not True and NAME_CORRECTION.search(text) else None
         payee = tracker.get_slot("payee")
         if name and name not in (payee, tracker.get_slot("payee_name")):

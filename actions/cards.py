@@ -39,6 +39,7 @@ from bot.nlu.answers import (
     card_request,
     card_type_named,
     confirmation,
+    firm_confirmation,
     is_question,
     looks_like_card,
     spelled_digits,
@@ -186,7 +187,7 @@ class CardRequestAction(BankAction):
         ):
             # "储蓄卡先冻结" when it already is: its state, not another card.
             return [*(SlotSet(s, None) for s in CARD_SLOTS), FollowupAction("action_listen")]
-        if not chosen and (len(cards) == 1 or every_card):
+        if not chosen and not wanted_last4 and (len(cards) == 1 or every_card):
             chosen = cards[:1]  # "两张卡都冻上": one after the other, the first now
         if len(chosen) == 1:
             card = chosen[0]
@@ -253,6 +254,11 @@ class ValidateCardForm(TaskFormValidation):
     async def is_answer(self, slot: str, value: Any, tracker: Tracker) -> bool:
         text = str(value or "")
         if slot == "card_operation":
+            if is_payload(tracker):
+                return True
+            if card_effect_question(latest_text(tracker)) or is_question(latest_text(tracker)):
+                # "挂了以后卡里的钱还在不在": answered, never taken as choosing 挂失.
+                return False
             if value in OPERATION_NAMES or latest_entities(tracker, "card_operation"):
                 return True
             if latest_intent(tracker) in ("dispute_charge", "report_fraud"):
@@ -364,6 +370,15 @@ class ValidateCardForm(TaskFormValidation):
         named = card_request(latest_text(tracker)).last
         if named is not None and named != operation:
             return await self._switch(named, dispatcher, tracker)
+        if (
+            operation == LOST
+            and (slot_value is True or confirmation(str(slot_value)) is True)
+            and not is_payload(tracker)
+            and not firm_confirmation(latest_text(tracker))
+        ):
+            # "哦 钱还在就行": a permanent loss report needs a yes that commits.
+            dispatcher.utter_message(response="utter_explain_card_confirmed")
+            return {"card_confirmed": None}
         if isinstance(slot_value, bool):
             return {"card_confirmed": slot_value}
         if EVERY_CARD.search(latest_text(tracker)) and confirmation(str(slot_value)) is not False:

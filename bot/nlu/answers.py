@@ -521,7 +521,7 @@ _QUESTION = re.compile(
     r"多久|多长时间|怎么|为什么|为啥|什么时候|几天|啥意思|什么意思|吗\s*[？?]?$|呢\s*[？?]?$|[？?]\s*$|"
     # "解冻要不要手续费", "冻了还用还款不": asking by A-not-A or a final 不.
     r"要不要|能不能|会不会|是不是|有没有|可不可以|收不收|用不用|还不还|算不算|多不多|远不远|快不快|"
-    r"久不久|行不行|来不来得及|来得及吗|"
+    r"久不久|行不行|来不来得及|来得及吗|在不在|还在吗|有没有了|丢不丢|没了吗|"
     r"(?:用|能|要|会|收|行)[^，,。\s]{0,6}不\s*[？?]?$"
 )
 
@@ -555,6 +555,23 @@ def accepts_offer(text: str | None) -> bool:
     )
 
 
+# A yes that commits: an explicit word, or a bare yes opening the reply. "哦 钱还在就行"
+# (relief about an answer) and "卡里钱可以取吗" are not one.
+_FIRM_YES = re.compile(
+    r"确认|确定|没问题|是的|对的|好的|办吧|转吧|挂失吧|冻结吧|解冻吧|挂吧|冻吧|^(?:可以|行)(?:的|吧|啊)?"
+    r"(?:[\s,，。！!]|$)|ok|okay|yes",
+    re.I,
+)
+
+
+def firm_confirmation(text: str | None) -> bool:
+    """A confirmation that an irreversible step may run on (a loss report, a transfer)."""
+    cleaned = _clean(text)
+    if confirmation(cleaned) is not True or is_question(cleaned):
+        return False
+    return bool(_FIRM_YES.search(cleaned) or _BARE_YES.match(cleaned))
+
+
 def confirmation(text: str | None) -> bool | None:
     """True for a confirmation, False for a refusal, None when the text is neither."""
     cleaned = _clean(text)
@@ -580,7 +597,7 @@ def spelled_digits(text: str | None) -> str:
 # what freezing or reporting a card does to the money ("锁了以后工资还能打进来吗")
 
 _CARD_STOPPED = r"(?:挂失|冻结|冻上|冻了|冻住|锁了|锁卡|锁住|停卡|停用|止付)"
-_MONEY_EFFECT = r"(?:钱|余额|工资|打进|转进|转入|收款|到账|入账|还能|会不会|能不能|影响|扣款|自动扣|账单|还款|要还|用还)"
+_MONEY_EFFECT = r"(?:钱|余额|工资|打进|转进|转入|收款|到账|入账|还能|会不会|能不能|影响|扣款|自动扣|账单|还款|要还|用还|还在)"
 _CARD_EFFECT = re.compile(
     _CARD_STOPPED + r".{0,12}" + _MONEY_EFFECT + "|" + r"(?:钱|余额|工资).{0,8}" + _CARD_STOPPED
 )

@@ -143,9 +143,17 @@ GUARDS = (
         accepts=_CARD_FAMILY | {"report_fraud", "human_handoff"},
     ),
     Guard(
+        # "那8000多被盗刷的钱怎么办 我不认这笔": a charge to dispute (and an urgent hand-off
+        # after it), not the advice for someone who paid a scammer.
+        "dispute_charge",
+        re.compile(r"被盗刷|盗刷的|盗刷了"),
+        unless=re.compile(r"怎么防|如何防|防止|防范|预防|" + _MEDIA),
+        accepts=frozenset({"dispute_charge"}),
+    ),
+    Guard(
         "dispute_charge",
         re.compile(
-            r"没刷过|不是我刷|不是我消费|没消费过|(?:没买过|不是我买).{0,10}(?:扣|刷|钱|账)|被盗刷|盗刷的|"
+            r"没刷过|不是我刷|不是我消费|没消费过|(?:没买过|不是我买).{0,10}(?:扣|刷|钱|账)|"
             r"重复扣|扣了两次|扣两次|扣了两遍|多扣了|被扣了两|"
             r"不是我买的|我没买过|不是我消费的|不是我花的|不认识的(?:钱|扣款|消费|交易)|不认识这笔|"
             r"(?:扣款|交易|这笔|消费).{0,8}(?:异议|申诉)|(?:异议|申诉).{0,8}(?:扣款|交易|这笔|消费)"
@@ -208,7 +216,8 @@ GUARDS = (
         "transfer_money",
         re.compile(
             r"^(?:帮我|麻烦|请)?(?:给|转给)[\u4e00-\u9fff]{2,3}(?:转|打|汇)个?\s*"
-            r"[0-9一二两三四五六七八九十百千万]+"
+            r"[0-9一二两三四五六七八九十百千万]+|"
+            r"^(?:我)?(?:想|要|得)(?:转|打|汇)(?:一)?(?:笔|点|个)钱"
         ),
         unless=re.compile(r"了|过|被|骗|错|吗|没到|到没|多久|怎么|为什么|限额|手续费"),
         accepts=frozenset({"transfer_money"}),
@@ -227,7 +236,10 @@ GUARDS = (
         # The commonest request: a long message about queues or visits can pull DIET
         # elsewhere ("卡里的钱还有多少 上次去银行排队排了好久").
         "check_balance",
-        re.compile(r"(?:钱|余额)(?:还有|还剩|剩下|剩|有)多少|还剩多少钱|还有多少钱|余额(?:是)?多少"),
+        re.compile(
+            r"(?:钱|余额)(?:还有|还剩|剩下|剩|有)多少|还剩多少钱|还有多少钱|余额(?:是)?多少|"
+            r"(?:账上|账户上|账户里|卡上|卡里)(?:还|一共)?(?:有|剩|剩下)多少"
+        ),
         unless=re.compile(
             r"转|花|消费|支出|收入|到账|明细|流水|额度|限额|理财|利息|汇率|换|手续费|冻|挂失|"
             r"取|存|还款|还了|欠|账单|[上下这本]个?月|昨天|今天|每月|每个月|一共"
@@ -274,7 +286,10 @@ GUARDS = (
     Guard(
         # Quitting the task at hand ("不用了 我今天不去了", "算了不转了").
         "cancel",
-        re.compile(r"不去了|不办了|不转了|不弄了|不排了|不挂失了|不冻了|不投诉了|不换了|不买了|不查了|不取号了"),
+        re.compile(
+            r"不去了|不办了|不转了|不弄了|不排了|不挂失了|不冻了|不投诉了|不换了|不买了|不查了|不取号了|"
+            r"先不办|先不弄|先不转|下回再(?:弄|办|说)|下次再(?:弄|办|说)|改天再(?:弄|办|说)|不等了|太麻烦了"
+        ),
         unless=re.compile(r"[吗么]|能不能|可不可以|可以.{0,4}[吗么]|还能|还要|怎么"),
         accepts=frozenset({"cancel", "goodbye"}),
     ),
