@@ -392,10 +392,13 @@ class ValidateCardForm(TaskFormValidation):
         """Another operation named at the confirmation: ask to confirm that one."""
         eligible = {c.last4 for c in await eligible_cards(tracker, operation)}
         if tracker.get_slot("card_last4") not in eligible:
-            dispatcher.utter_message(
-                response=f"utter_no_card_for_{operation}"
-            )
-            return {"card_confirmed": None}
+            # The card cannot take the other operation ("不挂了" at a frozen card's loss
+            # report): its state, and nothing is done; the loss is never asked again.
+            if not await explain_state(
+                dispatcher, tracker, operation, last4=tracker.get_slot("card_last4")
+            ):
+                dispatcher.utter_message(response=f"utter_no_card_for_{operation}")
+            return {"card_confirmed": False}
         dispatcher.utter_message(
             response="utter_card_operation_switched", operation=OPERATION_NAMES[operation]
         )

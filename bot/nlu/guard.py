@@ -223,6 +223,21 @@ GUARDS = (
         accepts=frozenset({"transfer_money"}),
     ),
     Guard(
+        # What this bank's assistant does not do: other banks' numbers, stock tips, tax
+        # returns, books, films and sights (a bank word keeps it in scope).
+        "out_of_scope",
+        re.compile(
+            r"(?:工行|建行|农行|中行|招行|交行|邮储|浦发|中信|民生|兴业|光大|平安银行|"
+            r"工商银行|建设银行|农业银行|中国银行|招商银行|交通银行).{0,8}(?:电话|客服|热线|号码)|"
+            r"(?:哪个|哪只|什么)股票|股票.{0,4}(?:推荐|能赚|会涨|涨停)|涨停|"
+            r"个税|个人所得税|汇算清缴|退税|"
+            r"推荐.{0,4}(?:书|电影|电视剧|歌|餐厅|饭店|景点)|"
+            r"(?:哪里|哪儿|什么地方)(?:拍照|好玩|好吃|约会)|拍照好看|好玩的地方|景点"
+        ),
+        unless=re.compile(r"网点|支行|本行|你们|理财|基金|存款|利率|转账|卡"),
+        accepts=frozenset({"out_of_scope", "nlu_fallback"}),
+    ),
+    Guard(
         # "那我现在要干嘛" after a task: what follows it (a bare "what now", nothing else).
         "ask_explain",
         re.compile(
