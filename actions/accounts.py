@@ -141,6 +141,18 @@ def statement_filters(tracker: Tracker) -> dict[str, str | None]:
     return filters
 
 
+def narrowed_statement(tracker: Tracker) -> list[EventType] | None:
+    """"就消费呢 不算转账还款那些" right after a statement: the same period, that kind
+    (whatever intent the NLU gave it); None otherwise."""
+    context = context_of(tracker)
+    text = latest_text(tracker)
+    if context.get("topic") != "statement" or is_payload(tracker) or not statement_refinement(text):
+        return None
+    filters = {name: context.get(name) for name in STATEMENT_FILTERS}
+    filters.update(merchant=None, txn_kind=statement_kind(text))
+    return redirect(tracker, "transaction_history", filters)
+
+
 class ActionTransactionHistory(BankAction):
     """A statement by period, kind and merchant, dated by the bank's clock (Beijing
     time), with totals of what went out and came in."""
@@ -250,18 +262,8 @@ class ActionTransferMoney(BankAction):
     one_step = False
 
     async def run(self, dispatcher, tracker, domain) -> list[EventType]:
-        context = context_of(tracker)
-        text = latest_text(tracker)
-        if (
-            context.get("topic") == "statement"
-            and statement_refinement(text)
-            and not latest_entities(tracker, "amount")
-            and not is_payload(tracker)
-        ):
-            # "转账的呢" right after a statement: its transfers, not a new transfer.
-            filters = {name: context.get(name) for name in STATEMENT_FILTERS}
-            filters.update(merchant=None, txn_kind=statement_kind(text))
-            return redirect(tracker, "transaction_history", filters)
+        if not latest_entities(tracker, "amount") and (narrowed := narrowed_statement(tracker)):
+            return narrowed  # "转账的呢" right after a statement: its transfers
         return await super().run(dispatcher, tracker, domain)
 
     async def perform(self, dispatcher, tracker, domain, token) -> list[EventType]:

@@ -11,7 +11,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.accounts import STATEMENT_FILTERS, TRANSFER_SLOTS
+from actions.accounts import TRANSFER_SLOTS, narrowed_statement
 from actions.base import (
     AnswerAction,
     BankAction,
@@ -24,16 +24,14 @@ from actions.base import (
     latest_text,
     offer,
     phone_numbers,
-    redirect,
     services,
     set_context,
 )
 from bot.formatting import day_and_time, format_cny, long_date
 from bot.nlu.answers import (
+    TICKET_ID,
     card_effect_question,
     is_question,
-    statement_kind,
-    statement_refinement,
 )
 from bot.services.errors import NotFound, ServiceError, ServiceUnavailable
 from bot.services.types import SupportTicket
@@ -115,7 +113,6 @@ class ActionHumanHandoff(Action):
 
 
 COMPLAINT_WORDS = re.compile(r"投诉|举报")
-TICKET_ID = re.compile(r"(?<![A-Za-z])[CDHcdh]\d{8}-\d{3,4}")
 HANDOFF_WORDS = re.compile(r"顺便|然后|再|并且|给我|帮我|转人工|人工客服|人工|客服|找个人|真人")
 
 
@@ -481,12 +478,8 @@ class ActionFaq(AnswerAction):
         return "action_faq"
 
     async def answer(self, dispatcher, tracker, domain) -> list[EventType]:
-        context = context_of(tracker)
-        if context.get("topic") == "statement" and statement_refinement(latest_text(tracker)):
-            # "就消费呢 不算转账还款那些" right after a statement: the same period, that kind.
-            filters = {name: context.get(name) for name in STATEMENT_FILTERS}
-            filters.update(merchant=None, txn_kind=statement_kind(latest_text(tracker)))
-            return redirect(tracker, "transaction_history", filters)
+        if narrowed := narrowed_statement(tracker):
+            return narrowed
         selector = (tracker.latest_message.get("response_selector") or {}).get("faq") or {}
         response = str((selector.get("response") or {}).get("utter_action") or "")
         if card_effect_question(latest_text(tracker)):

@@ -18,6 +18,11 @@ from bot.nlu.text import normalize_text
 _CN_DIGITS = "零〇一二三四五六七八九幺"
 _DIGIT_RUN = re.compile(rf"[0-9{_CN_DIGITS}]")
 _SEPARATORS = re.compile(r"(?<=[0-9" + _CN_DIGITS + r"])[\s\-－—_.]+(?=[0-9" + _CN_DIGITS + r"])")
+# A support ticket's number as the bank writes it (C20261118-0001: complaint, D dispute,
+# H hand-off).
+TICKET_ID_PATTERN = r"(?<![A-Za-z])[CDHcdh]\d{8}-\d{3,4}"
+TICKET_ID = re.compile(TICKET_ID_PATTERN)
+
 RESEND = re.compile(
     r"重新发|重发|再发|没收到|没有收到|收不到|(?:短信|验证码|码).{0,4}(?:没来|没到|还没来|还没到|一直没)|resend",
     re.IGNORECASE,

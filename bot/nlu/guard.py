@@ -37,6 +37,7 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
+from bot.nlu.answers import TICKET_ID_PATTERN
 from bot.nlu.currency import CNY_PATTERN, FOREIGN_PATTERN
 from bot.nlu.normalizer import source_fingerprint
 from bot.nlu.text import normalize_text
@@ -206,7 +207,7 @@ GUARDS = (
         re.compile(
             r"(?:投诉|争议|申诉|反映)的?(?:事|那个|那件事)?.{0,12}"
             r"(?:没人联系|没人理|没回复|没有回复|没消息|没动静|进度|怎么样了|到哪了|处理了没|有结果)|"
-            r"(?<![A-Za-z])[CDHcdh]\d{8}-\d{3,4}"
+            + TICKET_ID_PATTERN
         ),
         unless=re.compile(r"我要投诉|投诉你们|再投诉"),
         accepts=frozenset({"ticket_status"}),
@@ -424,7 +425,8 @@ class IntentGuard(GraphComponent):
     @classmethod
     def fingerprint_addon(cls, config: dict[str, Any]) -> Optional[str]:
         """Re-run downstream nodes when the wordings change."""
-        return source_fingerprint([Path(__file__), Path(__file__).with_name("currency.py")])
+        here = Path(__file__)
+        return source_fingerprint([here, here.with_name("currency.py"), here.with_name("answers.py")])
 
     @classmethod
     def create(
